@@ -1,0 +1,3 @@
+"""The ``paramgen`` command line."""
+
+__all__: list[str] = []

@@ -1,0 +1,45 @@
+"""The Typer app behind the ``paramgen`` console script."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.run_command import run
+from cli.zoo_commands import zoo_app
+from paramgen import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="paramgen",
+    help="paramgen — parameter-space generation: build model zoos of weights, learn their "
+    "distribution, and sample new weights that load straight into a backbone.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(zoo_app, name="zoo")
+app.command("run")(run)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"paramgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """paramgen command line."""
+
+
+def main() -> None:
+    app()

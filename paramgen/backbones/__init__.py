@@ -1,0 +1,36 @@
+"""Built-in image backbones, by name."""
+
+from paramgen.backbones.digits_cnn import DigitsCNN
+from paramgen.backbones.registry import (
+    BackboneEntry,
+    backbone_entry,
+    backbone_names,
+    build_backbone,
+    register_backbone,
+)
+from paramgen.data.digits import load_digits16
+from paramgen.training import train_classifier
+
+__all__ = [
+    "BackboneEntry",
+    "DigitsCNN",
+    "backbone_entry",
+    "backbone_names",
+    "build_backbone",
+    "register_backbone",
+]
+
+
+def _pretrain_digits_cnn(model: DigitsCNN, seed: int) -> None:
+    train_classifier(model, load_digits16("train"), steps=600, lr=3e-3, batch_size=64, seed=seed)
+
+
+register_backbone(
+    BackboneEntry(
+        name="digits-cnn",
+        description="small CNN classifier for 16x16 digits (~25.7k params)",
+        build=DigitsCNN,
+        pretrain=_pretrain_digits_cnn,
+        lora_targets=("conv1", "conv2", "fc1"),
+    )
+)

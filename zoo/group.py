@@ -1,0 +1,272 @@
+"""ZooGroup: the rows of one (family, backbone, task) — append durably, read by index or condition.
+
+Durability rule: rows are written first, then the group's ``committed`` counter, each followed by
+a flush. Readers see only rows below the counter, so a writer killed mid-append leaves its partial
+rows invisible, and the next append overwrites them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import torch
+
+from paramgen.errors import ParamgenError
+from paramgen.schema import ParamSchema
+
+__all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection"]
+
+SPLITS = ("train", "heldout")
+RowSelection = int | slice | Sequence[int] | np.ndarray | None
+ArrayLike = float | int | Sequence[float] | np.ndarray | torch.Tensor
+
+
+@dataclass
+class ZooRows:
+    """A batch of rows. ``params`` is [n, D] float32; every other field has n entries."""
+
+    index: np.ndarray
+    params: torch.Tensor
+    conditions: dict[str, torch.Tensor]
+    metrics: dict[str, torch.Tensor]
+    run: np.ndarray
+    step: np.ndarray
+    seed: np.ndarray
+    split: list[str]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _as_array(value: ArrayLike, rows: int, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` as a [rows, *shape] array, broadcasting one value to every row."""
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    if array.shape == shape:
+        array = np.broadcast_to(array, (rows, *shape))
+    if array.shape != (rows, *shape):
+        raise ParamgenError(
+            f"{what} has shape {array.shape}, expected {(rows, *shape)} (or {shape} for all rows)"
+        )
+    return array
+
+
+class ZooGroup:
+    """One group of a zoo. Obtain it from ``Zoo.group`` / ``Zoo.create_group``."""
+
+    def __init__(self, zoo, node: h5py.Group) -> None:
+        self._zoo = zoo
+        self._path = node.name
+        attrs = node.attrs
+        self.name: str = node.name.removeprefix("/groups/")
+        self.family: str = attrs["family"]
+        self.backbone: str = attrs["backbone"]
+        self.task: str = attrs["task"]
+        self.schema = ParamSchema.from_json(attrs["schema"])
+        if self.schema.hash != attrs["schema_hash"]:
+            raise ParamgenError(
+                f"group {self.name!r}: stored schema does not match its hash; the file was edited "
+                "outside paramgen — re-create the group"
+            )
+        self.condition_shapes: dict[str, tuple[int, ...]] = {
+            name: tuple(shape) for name, shape in json.loads(attrs["condition_shapes"]).items()
+        }
+        self.family_config: dict = json.loads(attrs["family_config"])
+        self.backbone_spec: dict = json.loads(attrs["backbone_spec"])
+
+    @property
+    def _node(self) -> h5py.Group:
+        # Looked up each time: the writer reopens its file when it leaves SWMR mode.
+        return self._zoo.file[self._path]
+
+    @property
+    def metric_names(self) -> list[str]:
+        return sorted(self._node["metrics"].keys())
+
+    def __len__(self) -> int:
+        """Committed rows (rows a reader may see)."""
+        counter = self._node["committed"]
+        if self._zoo.swmr_reader:
+            counter.refresh()
+        return int(counter[0])
+
+    def __repr__(self) -> str:
+        return f"ZooGroup({self.name!r}, rows={len(self)}, D={self.schema.dim})"
+
+    # ----------------------------------------------------------------------------------- write
+    def append(
+        self,
+        params: torch.Tensor | np.ndarray,
+        *,
+        conditions: Mapping[str, ArrayLike],
+        metrics: Mapping[str, ArrayLike] | None = None,
+        run: ArrayLike = 0,
+        step: ArrayLike = 0,
+        seed: ArrayLike = 0,
+        split: str | Sequence[str] = "train",
+    ) -> range:
+        """Append rows ([D] or [n, D] params) durably; returns their indices once committed."""
+        matrix = params.detach().cpu().numpy() if isinstance(params, torch.Tensor) else params
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix[None]
+        if matrix.ndim != 2 or matrix.shape[1] != self.schema.dim:
+            raise ParamgenError(
+                f"group {self.name!r} stores rows of length D={self.schema.dim}; got params of "
+                f"shape {tuple(matrix.shape)} — was it flattened with another schema?"
+            )
+        rows = matrix.shape[0]
+        bad = ~np.isfinite(matrix).all(axis=1)
+        if bad.any():
+            raise ParamgenError(
+                f"params rows {np.flatnonzero(bad)[:10].tolist()} contain NaN or Inf; a diverged "
+                "run should not enter the zoo — drop those checkpoints"
+            )
+        columns = {
+            "conditions/" + k: v for k, v in self._condition_columns(conditions, rows).items()
+        }
+        columns |= {"metrics/" + k: v for k, v in self._metric_columns(metrics or {}, rows).items()}
+        for name, value in (("run", run), ("step", step), ("seed", seed)):
+            columns[name] = _as_array(value, rows, (), name).astype(np.int64)
+        columns["split"] = self._split_codes(split, rows)
+        columns["params"] = matrix
+
+        self._zoo._start_appending()
+        start = len(self)
+        for name, column in columns.items():
+            dataset = self._node[name]
+            dataset.resize(start + rows, axis=0)
+            dataset[start : start + rows] = column
+        self._zoo._flush()
+        self._node["committed"][0] = start + rows
+        self._zoo._flush()
+        return range(start, start + rows)
+
+    def _condition_columns(self, conditions: Mapping[str, ArrayLike], rows: int) -> dict:
+        unknown = sorted(set(conditions) - set(self.condition_shapes))
+        missing = sorted(set(self.condition_shapes) - set(conditions))
+        if unknown or missing:
+            raise ParamgenError(
+                f"group {self.name!r} has conditions {sorted(self.condition_shapes)}; "
+                + (f"unknown {unknown} " if unknown else "")
+                + (f"missing {missing}" if missing else "")
+            )
+        return {
+            name: _as_array(conditions[name], rows, shape, f"condition {name!r}").astype(np.float32)
+            for name, shape in self.condition_shapes.items()
+        }
+
+    def _metric_columns(self, metrics: Mapping[str, ArrayLike], rows: int) -> dict:
+        unknown = sorted(set(metrics) - set(self.metric_names))
+        if unknown:
+            raise ParamgenError(
+                f"group {self.name!r} has metrics {self.metric_names}; unknown {unknown} — "
+                "declare them when creating the group"
+            )
+        # Metrics not given are NaN: "not measured yet".
+        return {
+            name: _as_array(metrics.get(name, np.nan), rows, (), f"metric {name!r}").astype(
+                np.float32
+            )
+            for name in self.metric_names
+        }
+
+    @staticmethod
+    def _split_codes(split: str | Sequence[str], rows: int) -> np.ndarray:
+        labels = [split] * rows if isinstance(split, str) else list(split)
+        if len(labels) != rows:
+            raise ParamgenError(f"split has {len(labels)} labels for {rows} rows")
+        unknown = sorted(set(labels) - set(SPLITS))
+        if unknown:
+            raise ParamgenError(f"split must be one of {list(SPLITS)}; got {unknown}")
+        return np.array([SPLITS.index(label) for label in labels], dtype=np.int8)
+
+    # ------------------------------------------------------------------------------------ read
+    def resolve(self, selection: RowSelection) -> np.ndarray:
+        """Row indices that ``selection`` names, checked against the committed rows."""
+        total = len(self)
+        if selection is None:
+            return np.arange(total)
+        if isinstance(selection, slice):
+            return np.arange(total)[selection]
+        index = np.asarray(selection)
+        if index.dtype == bool:
+            if index.shape != (total,):
+                raise ParamgenError(f"row mask has shape {index.shape}, expected ({total},)")
+            return np.flatnonzero(index)
+        index = np.atleast_1d(index).astype(np.int64)
+        index = np.where(index < 0, index + total, index)
+        out_of_range = index[(index < 0) | (index >= total)]
+        if out_of_range.size:
+            raise ParamgenError(
+                f"row {int(out_of_range[0])} is out of range for group {self.name!r} with "
+                f"{total} rows"
+            )
+        return index
+
+    def _read_column(self, name: str, index: np.ndarray) -> np.ndarray:
+        dataset = self._node[name]
+        if self._zoo.swmr_reader:
+            dataset.refresh()
+        if index.size == 0:
+            return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
+        lo, hi = int(index.min()), int(index.max()) + 1
+        if hi - lo == index.size and (np.diff(index) == 1).all():
+            return dataset[lo:hi]
+        # h5py wants increasing, unique indices: read the sorted unique rows, then reorder.
+        unique, inverse = np.unique(index, return_inverse=True)
+        return dataset[unique][inverse]
+
+    def read(self, selection: RowSelection = None) -> ZooRows:
+        """Rows by index, slice, index list or boolean mask (None: all committed rows)."""
+        index = self.resolve(selection)
+        codes = self._read_column("split", index)
+        return ZooRows(
+            index=index,
+            params=torch.from_numpy(self._read_column("params", index)),
+            conditions={
+                name: torch.from_numpy(self._read_column("conditions/" + name, index))
+                for name in self.condition_shapes
+            },
+            metrics={
+                name: torch.from_numpy(self._read_column("metrics/" + name, index))
+                for name in self.metric_names
+            },
+            run=self._read_column("run", index),
+            step=self._read_column("step", index),
+            seed=self._read_column("seed", index),
+            split=[SPLITS[code] for code in codes],
+        )
+
+    def tensors(self, row: int) -> dict[str, torch.Tensor]:
+        """One row unflattened into named tensors."""
+        return self.schema.unflatten(self.read(row).params[0])
+
+    def indices(self, split: str | None = None, **conditions: ArrayLike) -> np.ndarray:
+        """Rows of ``split`` whose conditions equal the given values (to float32 tolerance)."""
+        mask = np.ones(len(self), dtype=bool)
+        everything = np.arange(len(self))
+        if split is not None:
+            mask &= self._read_column("split", everything) == self._split_codes(split, 1)[0]
+        for name, value in conditions.items():
+            if name not in self.condition_shapes:
+                raise ParamgenError(
+                    f"unknown condition {name!r}; group {self.name!r} has "
+                    f"{sorted(self.condition_shapes)}"
+                )
+            width = int(np.prod(self.condition_shapes[name]))
+            column = self._read_column("conditions/" + name, everything).reshape(len(mask), width)
+            target = np.asarray(value, dtype=np.float32).reshape(1, -1)
+            mask &= np.isclose(column, target, rtol=1e-6, atol=1e-6).all(axis=1)
+        return np.flatnonzero(mask)
+
+    def iter_batches(self, batch_size: int, selection: RowSelection = None) -> Iterator[ZooRows]:
+        """Read ``selection`` (default: all rows) in consecutive batches of ``batch_size``."""
+        if batch_size < 1:
+            raise ParamgenError(f"batch_size must be >= 1, got {batch_size}")
+        index = self.resolve(selection)
+        for start in range(0, index.size, batch_size):
+            yield self.read(index[start : start + batch_size])

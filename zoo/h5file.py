@@ -1,0 +1,108 @@
+"""Open zoo files with h5py and turn every low-level failure into a message a user can act on.
+
+Readers always open in SWMR-read mode, so they can follow a writer that is appending. Writers open
+plainly for structural changes (new groups, base weights) and switch to SWMR mode to append.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from pathlib import Path
+
+import h5py
+
+from paramgen.errors import ParamgenError
+from zoo.crash_recovery import clear_write_flags, write_flags_set
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "LIBVER", "open_for_reading", "open_for_writing"]
+
+FORMAT = "paramgen-zoo"
+FORMAT_VERSION = 1
+# SWMR needs the 1.10 file format; pinning the upper bound keeps files readable by HDF5 >= 1.10.
+LIBVER = ("v110", "v110")
+_POLL_SECONDS = 0.1
+
+
+def _explain(path: Path, error: OSError) -> ParamgenError:
+    text = str(error)
+    if "truncated file" in text:
+        return ParamgenError(
+            f"zoo file {path} is truncated (it was cut short, e.g. by an interrupted copy); "
+            "restore it from its source"
+        )
+    if "signature" in text or "not an HDF5" in text:
+        return ParamgenError(
+            f"{path} is not an HDF5 file, so it is not a paramgen zoo; check the path"
+        )
+    return ParamgenError(f"cannot open zoo file {path}: {text}")
+
+
+def _busy(error: OSError) -> bool:
+    return error.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(error)
+
+
+def _retrying(path: Path, opener, wait: float, who: str) -> h5py.File:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return opener()
+        except OSError as error:
+            if not _busy(error):
+                raise _explain(path, error) from error
+            if time.monotonic() >= deadline:
+                raise ParamgenError(
+                    f"zoo {path} is in use by another process ({who}); wait for it to "
+                    "finish, then retry"
+                ) from error
+            time.sleep(_POLL_SECONDS)
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise ParamgenError(f"zoo file {path} does not exist; check the path or create the zoo")
+    if path.is_dir():
+        raise ParamgenError(f"{path} is a directory; give the path of a zoo .h5 file")
+
+
+def check_format(file: h5py.File, path: Path) -> None:
+    """Refuse files that are not zoos, or zoos of a format version this code does not read."""
+    if file.attrs.get("format") != FORMAT:
+        raise ParamgenError(
+            f"{path} is an HDF5 file but not a paramgen zoo (no format={FORMAT!r} attribute)"
+        )
+    version = int(file.attrs.get("version", -1))
+    if version != FORMAT_VERSION:
+        newer = version > FORMAT_VERSION
+        raise ParamgenError(
+            f"zoo {path} has format version {version}, this paramgen reads version "
+            f"{FORMAT_VERSION}; "
+            + ("upgrade paramgen" if newer else "re-create the zoo with this paramgen")
+        )
+
+
+def open_for_reading(path: Path, wait: float) -> h5py.File:
+    """SWMR-read handle; waits up to ``wait`` s while a writer makes structural changes."""
+    _check_exists(path)
+    file = _retrying(path, lambda: h5py.File(path, "r", swmr=True), wait, "a writer")
+    try:
+        check_format(file, path)
+    except ParamgenError:
+        file.close()
+        raise
+    return file
+
+
+def open_for_writing(path: Path, wait: float) -> h5py.File:
+    """Plain read-write handle. The caller must hold the zoo's writer lock."""
+    _check_exists(path)
+    if write_flags_set(path):
+        # Holding the writer lock proves the writer that set these flags is gone.
+        clear_write_flags(path)
+    file = _retrying(path, lambda: h5py.File(path, "a", libver=LIBVER), wait, "a reader")
+    try:
+        check_format(file, path)
+    except ParamgenError:
+        file.close()
+        raise
+    return file

@@ -1,0 +1,280 @@
+"""The model-zoo store: one HDF5 file holding groups of flat weight rows and frozen base weights.
+
+Layout (version 1)::
+
+    /                      attrs: format="paramgen-zoo", version=1, created_with
+    /groups/<family>/<backbone>/<task>
+                           attrs: family, backbone, task, schema (JSON), schema_hash,
+                                  condition_shapes, family_config, backbone_spec (JSON)
+      params               float32 [N, D], chunks of whole rows, resizable along N
+      conditions/<name>    float32 [N, *shape]
+      metrics/<name>       float32 [N]   (NaN = not measured)
+      run, step, seed      int64 [N]
+      split                int8 [N]      (index into attrs labels: train, heldout)
+      committed            int64 [1]     rows below this are complete; readers see only those
+    /backbones/<name>      attrs: spec (JSON), sha256; tensors/<tensor name> in native dtype
+
+Concurrency: one writer at a time (a sidecar lock file); readers open in SWMR mode and can read
+while the writer appends. While a writer makes a structural change (creating a group, storing base
+weights) readers wait briefly, then get an error telling them to retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import h5py
+import numpy as np
+import torch
+
+from paramgen import __version__
+from paramgen.errors import ParamgenError
+from paramgen.schema import ParamSchema, state_dict_sha256
+from zoo.group import SPLITS, ZooGroup
+from zoo.h5file import FORMAT, FORMAT_VERSION, LIBVER, open_for_reading, open_for_writing
+from zoo.writer_lock import WriterLock
+
+__all__ = ["Zoo", "group_name"]
+
+_CHUNK_BYTES = 256 * 1024
+
+
+def group_name(family: str, backbone: str, task: str) -> str:
+    """``family/backbone/task``, checking each part is a plain, non-empty name."""
+    for label, part in (("family", family), ("backbone", backbone), ("task", task)):
+        if not part or "/" in part or part.strip() != part:
+            raise ParamgenError(f"{label} name {part!r} must be non-empty and contain no '/'")
+    return f"{family}/{backbone}/{task}"
+
+
+class Zoo:
+    """An open zoo file; use as a context manager. ``Zoo.open(path)`` reads, ``mode="a"`` writes."""
+
+    def __init__(self, path: Path, file: h5py.File, lock: WriterLock | None, wait: float) -> None:
+        self.path = path
+        self.file = file
+        self._lock = lock
+        self._wait = wait
+
+    # ------------------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, path: str | Path, *, overwrite: bool = False, wait: float = 10.0) -> Zoo:
+        """A new, empty zoo at ``path`` opened for writing."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise ParamgenError(f"zoo file {path} already exists; open it, or pass overwrite")
+        if not path.parent.exists():
+            raise ParamgenError(f"directory {path.parent} does not exist; create it first")
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            file = h5py.File(path, "w", libver=LIBVER)
+        except OSError as error:
+            lock.release()
+            raise ParamgenError(f"cannot create zoo file {path}: {error}") from error
+        file.attrs.update(format=FORMAT, version=FORMAT_VERSION, created_with=__version__)
+        file.create_group("groups")
+        file.create_group("backbones")
+        file.flush()
+        return cls(path, file, lock, wait)
+
+    @classmethod
+    def open(cls, path: str | Path, mode: Literal["r", "a"] = "r", *, wait: float = 10.0) -> Zoo:
+        """Open an existing zoo; ``wait`` is how long to retry while another process blocks it."""
+        path = Path(path)
+        if mode == "r":
+            return cls(path, open_for_reading(path, wait), None, wait)
+        if mode != "a":
+            raise ParamgenError(f"mode must be 'r' or 'a', got {mode!r}")
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            return cls(path, open_for_writing(path, wait), lock, wait)
+        except BaseException:
+            lock.release()
+            raise
+
+    def close(self) -> None:
+        if self.file.id.valid:
+            self.file.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Zoo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None
+
+    @property
+    def swmr_reader(self) -> bool:
+        return not self.writable
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ParamgenError(f"zoo {self.path} is open read-only; open it with mode='a'")
+
+    def _start_appending(self) -> None:
+        self._require_writable()
+        if not self.file.swmr_mode:
+            self.file.swmr_mode = True
+
+    def _start_structural_change(self) -> None:
+        """New objects cannot be created in SWMR mode: reopen plainly if we are in it."""
+        self._require_writable()
+        if self.file.swmr_mode:
+            self.file.close()
+            self.file = open_for_writing(self.path, self._wait)
+
+    def _flush(self) -> None:
+        self.file.flush()
+
+    # --------------------------------------------------------------------------------- groups
+    def groups(self) -> list[str]:
+        """Names ``family/backbone/task`` of every group."""
+        names: list[str] = []
+        self.file["groups"].visititems(
+            lambda name, node: (
+                names.append(name)
+                if isinstance(node, h5py.Group) and "family" in node.attrs
+                else None
+            )
+        )
+        return sorted(names)
+
+    def group(self, name: str) -> ZooGroup:
+        if name not in self.groups():
+            raise ParamgenError(
+                f"zoo {self.path} has no group {name!r}; it has {self.groups() or 'none'}"
+            )
+        return ZooGroup(self, self.file["groups"][name])
+
+    def create_group(
+        self,
+        *,
+        family: str,
+        backbone: str,
+        task: str,
+        schema: ParamSchema,
+        conditions: Mapping[str, Sequence[int]],
+        metrics: Sequence[str] = (),
+        family_config: Mapping | None = None,
+        backbone_spec: Mapping | None = None,
+        exist_ok: bool = False,
+    ) -> ZooGroup:
+        """A new group; ``conditions`` maps each condition name to its shape (``()`` = scalar)."""
+        name = group_name(family, backbone, task)
+        attrs = {
+            "family": family,
+            "backbone": backbone,
+            "task": task,
+            "schema": schema.to_json(),
+            "schema_hash": schema.hash,
+            "condition_shapes": json.dumps(
+                {k: [int(n) for n in v] for k, v in conditions.items()}, sort_keys=True
+            ),
+            "family_config": json.dumps(dict(family_config or {}), sort_keys=True),
+            "backbone_spec": json.dumps(dict(backbone_spec or {}), sort_keys=True),
+        }
+        if name in self.groups():
+            if not exist_ok:
+                raise ParamgenError(f"zoo {self.path} already has a group {name!r}")
+            existing = self.file["groups"][name].attrs
+            for key in ("schema_hash", "condition_shapes", "family_config"):
+                if existing[key] != attrs[key]:
+                    raise ParamgenError(
+                        f"group {name!r} exists with a different {key.replace('_', ' ')}; "
+                        "use another task name for these weights"
+                    )
+            return self.group(name)
+        self._start_structural_change()
+        node = self.file["groups"].create_group(name)
+        node.attrs.update(attrs)
+        dim = schema.dim
+        rows_per_chunk = max(1, _CHUNK_BYTES // (4 * dim))
+        node.create_dataset(
+            "params", shape=(0, dim), maxshape=(None, dim), chunks=(rows_per_chunk, dim), dtype="f4"
+        )
+        for cname, shape in conditions.items():
+            shape = tuple(int(n) for n in shape)
+            node.create_dataset(
+                f"conditions/{cname}",
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                chunks=(1024, *shape),
+                dtype="f4",
+            )
+        for mname in metrics:
+            node.create_dataset(
+                f"metrics/{mname}", shape=(0,), maxshape=(None,), chunks=(1024,), dtype="f4"
+            )
+        node.require_group("metrics")
+        node.require_group("conditions")
+        for column in ("run", "step", "seed"):
+            node.create_dataset(column, shape=(0,), maxshape=(None,), chunks=(1024,), dtype="i8")
+        split = node.create_dataset(
+            "split", shape=(0,), maxshape=(None,), chunks=(1024,), dtype="i1"
+        )
+        split.attrs["labels"] = json.dumps(list(SPLITS))
+        node.create_dataset("committed", data=np.zeros(1, dtype=np.int64))
+        self._flush()
+        return ZooGroup(self, node)
+
+    # ------------------------------------------------------------------------------ backbones
+    def backbones(self) -> list[str]:
+        return sorted(self.file["backbones"].keys())
+
+    def store_backbone(
+        self, name: str, state_dict: Mapping[str, torch.Tensor], spec: Mapping
+    ) -> str:
+        """Store frozen base weights under ``name``; returns their sha256. Idempotent."""
+        digest = state_dict_sha256(state_dict)
+        if name in self.file["backbones"]:
+            stored = self.file["backbones"][name].attrs["sha256"]
+            if stored != digest:
+                raise ParamgenError(
+                    f"zoo {self.path} already holds different base weights for backbone {name!r} "
+                    f"(sha256 {stored[:12]}… vs {digest[:12]}…); use a new zoo or backbone name"
+                )
+            return digest
+        self._start_structural_change()
+        node = self.file["backbones"].create_group(name)
+        node.attrs.update(spec=json.dumps(dict(spec), sort_keys=True), sha256=digest)
+        for tensor_name, tensor in state_dict.items():
+            node.create_dataset(f"tensors/{tensor_name}", data=tensor.detach().cpu().numpy())
+        node.attrs["order"] = json.dumps(list(state_dict))
+        self._flush()
+        return digest
+
+    def backbone_spec(self, name: str) -> dict:
+        return json.loads(self._backbone_node(name).attrs["spec"])
+
+    def backbone_weights(self, name: str) -> dict[str, torch.Tensor]:
+        """The frozen base weights, checked against their stored sha256."""
+        node = self._backbone_node(name)
+        weights = {
+            tensor_name: torch.from_numpy(node["tensors"][tensor_name][()])
+            for tensor_name in json.loads(node.attrs["order"])
+        }
+        if state_dict_sha256(weights) != node.attrs["sha256"]:
+            raise ParamgenError(
+                f"base weights of backbone {name!r} in {self.path} fail their sha256 check; "
+                "the file is damaged — rebuild it"
+            )
+        return weights
+
+    def _backbone_node(self, name: str) -> h5py.Group:
+        if name not in self.file["backbones"]:
+            raise ParamgenError(
+                f"zoo {self.path} holds no base weights for backbone {name!r}; "
+                f"it has {self.backbones() or 'none'}"
+            )
+        return self.file["backbones"][name]
