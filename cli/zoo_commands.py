@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -58,34 +59,24 @@ def info(path: ZooPath) -> None:
     """Show each group of a zoo: rows, D, conditions, metrics, splits and base weights."""
     with Zoo.open(path) as zoo:
         summaries = summarize(zoo)
-        table = Table(
-            title=f"{path}  ({len(summaries)} group(s), backbones: {zoo.backbones() or 'none'})"
-        )
-        for column in (
-            "group",
-            "family",
-            "rows",
-            "D",
-            "conditions",
-            "metrics (mean)",
-            "splits",
-            "base sha256",
-        ):
-            table.add_column(column, overflow="fold")
-        for s in summaries:
-            table.add_row(
-                s.name,
-                s.family,
-                str(s.rows),
-                f"{s.dim:,}",
-                "\n".join(
-                    f"{k}: {_format(lo)} … {_format(hi)}" for k, (lo, hi) in s.conditions.items()
-                ),
-                "\n".join(f"{k}: {_format(v)}" for k, v in s.metrics.items()),
-                ", ".join(f"{k} {v}" for k, v in s.splits.items()),
-                s.base_weights,
-            )
-    _console.print(table)
+        backbones = zoo.backbones()
+    _console.print(
+        f"[bold]{path}[/]: {len(summaries)} group(s); base weights for {backbones or 'none'}"
+    )
+    for s in summaries:
+        table = Table(title=s.name, title_justify="left", show_header=False, box=box.SIMPLE)
+        table.add_column("field", style="dim")
+        table.add_column("value", overflow="fold")
+        splits = ", ".join(f"{label} {count}" for label, count in s.splits.items())
+        table.add_row("family", s.family)
+        table.add_row("rows", f"{s.rows}" + (f" ({splits})" if splits else ""))
+        table.add_row("D", f"{s.dim:,} parameters per row")
+        for name, (lo, hi) in s.conditions.items():
+            table.add_row(f"condition {name}", f"{_format(lo)} … {_format(hi)}")
+        for name, mean in s.metrics.items():
+            table.add_row(f"metric {name}", f"mean {_format(mean)}")
+        table.add_row("base weights", f"sha256 {s.base_weights}")
+        _console.print(table)
 
 
 @zoo_app.command("import-peft")
@@ -150,8 +141,8 @@ def import_safetensors(
 def export(
     path: ZooPath,
     group: Annotated[str, typer.Argument(help="Group name family/backbone/task.")],
-    row: Annotated[int, typer.Argument(help="Row index (negative counts from the end).")],
     out: Annotated[Path, typer.Option(help="Output folder (peft) or .safetensors file.")],
+    row: Annotated[int, typer.Option(help="Row index (negative counts from the end).")] = 0,
     format: Annotated[
         ExportFormat,
         typer.Option(

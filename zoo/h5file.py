@@ -1,6 +1,6 @@
 """Open zoo files with h5py and turn every low-level failure into a message a user can act on.
 
-Readers always open in SWMR-read mode, so they can follow a writer that is appending. Writers open
+Readers open in SWMR-read mode when a writer is appending, so they can follow it. Writers open
 plainly for structural changes (new groups, base weights) and switch to SWMR mode to append.
 """
 
@@ -81,10 +81,20 @@ def check_format(file: h5py.File, path: Path) -> None:
         )
 
 
+def _open_reader(path: Path) -> h5py.File:
+    try:
+        # A plain open checks more (e.g. a truncated file), so prefer it when no writer is active.
+        return h5py.File(path, "r")
+    except OSError as error:
+        if "already open for write" not in str(error):
+            raise
+        return h5py.File(path, "r", swmr=True)
+
+
 def open_for_reading(path: Path, wait: float) -> h5py.File:
-    """SWMR-read handle; waits up to ``wait`` s while a writer makes structural changes."""
+    """Read handle (SWMR if a writer is appending); waits up to ``wait`` s while one is busy."""
     _check_exists(path)
-    file = _retrying(path, lambda: h5py.File(path, "r", swmr=True), wait, "a writer")
+    file = _retrying(path, lambda: _open_reader(path), wait, "a writer")
     try:
         check_format(file, path)
     except ParamgenError:

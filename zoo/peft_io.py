@@ -23,7 +23,7 @@ from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
 from paramgen.families.lora import lora_identity
 from paramgen.schema import ParamSchema
 from zoo.group import ArrayLike, ZooGroup
-from zoo.store import Zoo
+from zoo.store import Zoo, group_name
 
 __all__ = [
     "PeftAdapter",
@@ -122,18 +122,32 @@ def import_peft_adapter(
 ) -> tuple[ZooGroup, int]:
     """Append one adapter folder as a row of ``lora/<backbone>/<task>`` (created if missing)."""
     adapter = read_peft_adapter(folder)
-    schema = ParamSchema.from_state_dict(adapter.tensors)
-    group = zoo.create_group(
-        family="lora",
-        backbone=backbone,
-        task=task,
-        schema=schema,
-        conditions={name: torch.as_tensor(value).shape for name, value in conditions.items()},
-        metrics=sorted(metrics or {}),
-        family_config=adapter.identity,
-        exist_ok=True,
-    )
-    group.schema.check_keys(list(adapter.tensors), f"adapter {folder}")
+    name = group_name("lora", backbone, task)
+    if name in zoo.groups():
+        group = zoo.group(name)
+        group.schema.check_keys(list(adapter.tensors), f"adapter {folder}")
+        differing = sorted(
+            key for key in adapter.identity if adapter.identity[key] != group.family_config.get(key)
+        )
+        if differing:
+            raise ParamgenError(
+                f"adapter {folder} differs from group {name!r} in "
+                + ", ".join(
+                    f"{key} ({adapter.identity[key]!r} vs {group.family_config.get(key)!r})"
+                    for key in differing
+                )
+                + "; import it under another task name"
+            )
+    else:
+        group = zoo.create_group(
+            family="lora",
+            backbone=backbone,
+            task=task,
+            schema=ParamSchema.from_state_dict(adapter.tensors),
+            conditions={key: torch.as_tensor(value).shape for key, value in conditions.items()},
+            metrics=sorted(metrics or {}),
+            family_config=adapter.identity,
+        )
     rows = group.append(
         group.schema.flatten(adapter.tensors), conditions=conditions, metrics=metrics, **provenance
     )

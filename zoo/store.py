@@ -116,7 +116,8 @@ class Zoo:
 
     @property
     def swmr_reader(self) -> bool:
-        return not self.writable
+        """Opened to follow a live writer: datasets must be refreshed before each read."""
+        return not self.writable and self.file.swmr_mode
 
     def _require_writable(self) -> None:
         if not self.writable:

@@ -1,0 +1,88 @@
+"""Readers follow a live writer (SWMR); other conflicts get a clear "wait" message."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paramgen.errors import ParamgenError
+from zoo.store import Zoo
+
+WORKER = Path(__file__).with_name("append_worker.py")
+ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(WORKER.parent))
+from append_worker import expected_row  # noqa: E402
+
+DIM = 500
+
+
+def start_worker(path: Path, rows: int, pause: float) -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), str(path), str(rows), str(DIM), str(pause)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert worker.stdout.readline().strip() == "ready"
+    return worker
+
+
+def test_reader_reads_consistent_rows_while_writer_appends(tmp_path):
+    path = tmp_path / "zoo.h5"
+    worker = start_worker(path, rows=150, pause=0.01)
+    seen = []
+    with Zoo.open(path) as zoo:  # one handle, kept open while the writer goes on
+        group = zoo.group("t/toy/x")
+        while worker.poll() is None or not seen or seen[-1] < 150:
+            rows = group.read()
+            seen.append(len(rows))
+            for index, params in zip(rows.index, rows.params.numpy(), strict=True):
+                assert np.array_equal(params, expected_row(int(index), DIM))
+            if len(seen) > 2_000:
+                break
+            time.sleep(0.005)
+    worker.communicate()
+    assert worker.returncode == 0
+    assert seen == sorted(seen), "a reader must never see rows disappear"
+    assert any(0 < n < 150 for n in seen), "the reader should have overlapped the writer"
+    assert seen[-1] == 150
+
+
+def test_second_writer_is_told_to_wait(tmp_path):
+    path = tmp_path / "zoo.h5"
+    worker = start_worker(path, rows=40, pause=0.05)
+    try:
+        with pytest.raises(ParamgenError, match=r"open for writing by another process \(pid \d+\)"):
+            Zoo.open(path, "a")
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_writer_waits_for_a_reader_then_gives_a_clear_message(tmp_path, zoo_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from zoo.store import Zoo\n"
+            f"z = Zoo.open({str(zoo_path)!r}); print('open', flush=True); sys.stdin.readline()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        started = time.monotonic()
+        with pytest.raises(ParamgenError, match="in use by another process.*wait"):
+            Zoo.open(zoo_path, "a", wait=0.5)
+        assert time.monotonic() - started >= 0.5
+    finally:
+        holder.communicate("\n")
+    with Zoo.open(zoo_path, "a") as zoo:  # free again once the reader is gone
+        assert zoo.writable
