@@ -54,41 +54,33 @@ def _rotate(value: int, shift: int) -> int:
     return ((value << shift) | (value >> (32 - shift))) & _MASK
 
 
+# lookup3's rounds as (target, source, shift): mix is x -= s; x ^= rot(s, k); s += next(s);
+# final is x ^= s; x -= rot(s, k). Indices name the state words a=0, b=1, c=2.
+_MIX = ((0, 2, 4), (1, 0, 6), (2, 1, 8), (0, 2, 16), (1, 0, 19), (2, 1, 4))
+_FINAL = ((2, 1, 14), (0, 2, 11), (1, 0, 25), (2, 1, 16), (0, 2, 4), (1, 0, 14), (2, 1, 24))
+_NEXT = {2: 1, 0: 2, 1: 0}  # the word added to the source after each mix round
+
+
 def _lookup3(data: bytes, initval: int = 0) -> int:
     """Bob Jenkins' lookup3 ``hashlittle``, as HDF5's ``H5_checksum_lookup3``."""
-    a = b = c = (0xDEADBEEF + len(data) + initval) & _MASK
-    words = [
-        int.from_bytes(data[i : i + 4].ljust(4, b"\0"), "little") for i in range(0, len(data), 4)
-    ]
-    position = 0
-    while len(data) - 4 * position > 12:
-        a = (a + words[position]) & _MASK
-        b = (b + words[position + 1]) & _MASK
-        c = (c + words[position + 2]) & _MASK
-        a = ((a - c) & _MASK) ^ _rotate(c, 4)
-        c = (c + b) & _MASK
-        b = ((b - a) & _MASK) ^ _rotate(a, 6)
-        a = (a + c) & _MASK
-        c = ((c - b) & _MASK) ^ _rotate(b, 8)
-        b = (b + a) & _MASK
-        a = ((a - c) & _MASK) ^ _rotate(c, 16)
-        c = (c + b) & _MASK
-        b = ((b - a) & _MASK) ^ _rotate(a, 19)
-        a = (a + c) & _MASK
-        c = ((c - b) & _MASK) ^ _rotate(b, 4)
-        b = (b + a) & _MASK
-        position += 3
-    if len(data) == 4 * position:
-        return c
-    tail = words[position:] + [0, 0, 0]
-    a = (a + tail[0]) & _MASK
-    b = (b + tail[1]) & _MASK
-    c = (c + tail[2]) & _MASK
-    c = ((c ^ b) - _rotate(b, 14)) & _MASK
-    a = ((a ^ c) - _rotate(c, 11)) & _MASK
-    b = ((b ^ a) - _rotate(a, 25)) & _MASK
-    c = ((c ^ b) - _rotate(b, 16)) & _MASK
-    a = ((a ^ c) - _rotate(c, 4)) & _MASK
-    b = ((b ^ a) - _rotate(a, 14)) & _MASK
-    c = ((c ^ b) - _rotate(b, 24)) & _MASK
-    return c
+    state = [(0xDEADBEEF + len(data) + initval) & _MASK] * 3
+    padded = data + bytes(-len(data) % 12)
+    words = [int.from_bytes(padded[i : i + 4], "little") for i in range(0, len(padded), 4)]
+    if not data:
+        return state[2]
+    blocks = (len(data) - 1) // 12  # the last 1..12 bytes go to the final round
+    for block in range(blocks + 1):
+        for k in range(3):
+            state[k] = (state[k] + words[3 * block + k]) & _MASK
+        rounds = _FINAL if block == blocks else _MIX
+        for target, source, shift in rounds:
+            if rounds is _MIX:
+                state[target] = ((state[target] - state[source]) & _MASK) ^ _rotate(
+                    state[source], shift
+                )
+                state[source] = (state[source] + state[_NEXT[source]]) & _MASK
+            else:
+                state[target] = (
+                    (state[target] ^ state[source]) - _rotate(state[source], shift)
+                ) & _MASK
+    return state[2]

@@ -17,6 +17,7 @@ import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.schema import ParamSchema
+from zoo.row_io import read_rows, write_rows
 
 __all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection"]
 
@@ -139,7 +140,7 @@ class ZooGroup:
         for name, column in columns.items():
             dataset = self._node[name]
             dataset.resize(start + rows, axis=0)
-            dataset[start : start + rows] = column
+            write_rows(dataset, start, column)
         self._zoo._flush()
         self._node["committed"][0] = start + rows
         self._zoo._flush()
@@ -211,14 +212,7 @@ class ZooGroup:
         dataset = self._node[name]
         if self._zoo.swmr_reader:
             dataset.refresh()
-        if index.size == 0:
-            return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
-        lo, hi = int(index.min()), int(index.max()) + 1
-        if hi - lo == index.size and (np.diff(index) == 1).all():
-            return dataset[lo:hi]
-        # h5py wants increasing, unique indices: read the sorted unique rows, then reorder.
-        unique, inverse = np.unique(index, return_inverse=True)
-        return dataset[unique][inverse]
+        return read_rows(dataset, index)
 
     def read(self, selection: RowSelection = None) -> ZooRows:
         """Rows by index, slice, index list or boolean mask (None: all committed rows)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -42,7 +43,7 @@ def _busy(error: OSError) -> bool:
     return error.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(error)
 
 
-def _retrying(path: Path, opener, wait: float, who: str) -> h5py.File:
+def _retrying(path: Path, opener: Callable[[], h5py.File], wait: float, who: str) -> h5py.File:
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -91,16 +92,20 @@ def _open_reader(path: Path) -> h5py.File:
         return h5py.File(path, "r", swmr=True)
 
 
-def open_for_reading(path: Path, wait: float) -> h5py.File:
-    """Read handle (SWMR if a writer is appending); waits up to ``wait`` s while one is busy."""
-    _check_exists(path)
-    file = _retrying(path, lambda: _open_reader(path), wait, "a writer")
+def _open_zoo(path: Path, opener: Callable[[], h5py.File], wait: float, who: str) -> h5py.File:
+    file = _retrying(path, opener, wait, who)
     try:
         check_format(file, path)
     except ParamgenError:
         file.close()
         raise
     return file
+
+
+def open_for_reading(path: Path, wait: float) -> h5py.File:
+    """Read handle (SWMR if a writer is appending); waits up to ``wait`` s while one is busy."""
+    _check_exists(path)
+    return _open_zoo(path, lambda: _open_reader(path), wait, "a writer")
 
 
 def open_for_writing(path: Path, wait: float) -> h5py.File:
@@ -109,10 +114,4 @@ def open_for_writing(path: Path, wait: float) -> h5py.File:
     if write_flags_set(path):
         # Holding the writer lock proves the writer that set these flags is gone.
         clear_write_flags(path)
-    file = _retrying(path, lambda: h5py.File(path, "a", libver=LIBVER), wait, "a reader")
-    try:
-        check_format(file, path)
-    except ParamgenError:
-        file.close()
-        raise
-    return file
+    return _open_zoo(path, lambda: h5py.File(path, "a", libver=LIBVER), wait, "a reader")

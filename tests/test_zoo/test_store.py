@@ -197,3 +197,23 @@ def test_create_refuses_to_overwrite(zoo_path):
 def test_bad_group_names(tmp_path, schema):
     with Zoo.create(tmp_path / "n.h5") as zoo, pytest.raises(ParamgenError, match="no '/'"):
         zoo.create_group(family="lora", backbone="a/b", task="t", schema=schema, conditions={})
+
+
+@pytest.mark.parametrize("dim", [37, 20_000, 70_000])  # rows per chunk: 1771, 3, 1
+def test_random_reads_equal_sequential_reads_for_any_chunking(tmp_path, dim):
+    from paramgen.schema import ParamSchema, ParamSpec
+
+    schema = ParamSchema((ParamSpec("w", (dim,)),))
+    params = torch.randn(120, dim, generator=torch.Generator().manual_seed(0))
+    with Zoo.create(tmp_path / "r.h5") as zoo:
+        group = zoo.create_group(
+            family="t", backbone="b", task="x", schema=schema, conditions={"i": ()}
+        )
+        group.append(params, conditions={"i": torch.arange(120.0)})
+    picks = [[119, 0, 61, 61, 7], [1, 3, 5], list(range(0, 120, 7))[::-1], [118, 2], [4, 119]]
+    with Zoo.open(tmp_path / "r.h5") as zoo:
+        group = zoo.group("t/b/x")
+        for pick in picks:
+            rows = group.read(pick)
+            assert torch.equal(rows.params, params[pick])
+            assert rows.conditions["i"].tolist() == [float(i) for i in pick]
