@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cli.build_commands import build_app
 from cli.run_command import run
 from cli.zoo_commands import zoo_app
 from paramgen import __version__
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+zoo_app.add_typer(build_app, name="build")
 app.add_typer(zoo_app, name="zoo")
 app.command("run")(run)
 

@@ -14,7 +14,7 @@ from paramgen.errors import ParamgenError
 
 __all__ = ["user_errors"]
 
-_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable)
 
 

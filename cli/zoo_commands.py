@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli.errors import user_errors
@@ -24,7 +25,7 @@ __all__ = ["zoo_app"]
 zoo_app = typer.Typer(
     help="Inspect a model zoo (HDF5) and import or export its weights.", no_args_is_help=True
 )
-_console = Console()
+_console = Console(emoji=False, highlight=False)
 
 ZooPath = Annotated[Path, typer.Argument(help="Path of the zoo .h5 file.")]
 
@@ -61,7 +62,8 @@ def info(path: ZooPath) -> None:
         summaries = summarize(zoo)
         backbones = zoo.backbones()
     _console.print(
-        f"[bold]{path}[/]: {len(summaries)} group(s); base weights for {backbones or 'none'}"
+        f"[bold]{escape(str(path))}[/]: {len(summaries)} group(s); "
+        f"base weights for {escape(str(backbones or 'none'))}"
     )
     for s in summaries:
         table = Table(title=s.name, title_justify="left", show_header=False, box=box.SIMPLE)

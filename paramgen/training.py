@@ -10,7 +10,9 @@ from torch import nn
 
 from paramgen.data.digits import DigitImages
 
-__all__ = ["train_classifier", "accuracy"]
+__all__ = ["train_classifier", "train_denoiser", "accuracy"]
+
+SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
 
 
 def train_classifier(
@@ -39,6 +41,36 @@ def train_classifier(
         optimiser.step()
         if on_step is not None:
             on_step(step, model)
+    model.eval()
+
+
+def train_denoiser(
+    model: nn.Module,
+    data: DigitImages,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> None:
+    """Train ``model(x + σε, u) ≈ ε``, σ log-uniform in [0.01, 1], u its position in [0, 1].
+
+    The denoiser sees images centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min).
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
+    model.train()
+    for _ in range(steps):
+        batch = torch.randint(len(data), (batch_size,), generator=generator)
+        clean = data.images[batch] * 2 - 1
+        u = torch.rand(batch_size, generator=generator)
+        sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
+        noise = torch.randn(clean.shape, generator=generator)
+        loss = F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
     model.eval()
 
 

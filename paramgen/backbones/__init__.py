@@ -8,12 +8,14 @@ from paramgen.backbones.registry import (
     build_backbone,
     register_backbone,
 )
+from paramgen.backbones.unet import DigitsUNet
 from paramgen.data.digits import load_digits16
-from paramgen.training import train_classifier
+from paramgen.training import train_classifier, train_denoiser
 
 __all__ = [
     "BackboneEntry",
     "DigitsCNN",
+    "DigitsUNet",
     "backbone_entry",
     "backbone_names",
     "build_backbone",
@@ -32,5 +34,20 @@ register_backbone(
         build=DigitsCNN,
         pretrain=_pretrain_digits_cnn,
         lora_targets=("conv1", "conv2", "fc1"),
+    )
+)
+
+
+def _pretrain_digits_unet(model: DigitsUNet, seed: int) -> None:
+    train_denoiser(model, load_digits16("train"), steps=250, lr=2e-3, batch_size=64, seed=seed)
+
+
+register_backbone(
+    BackboneEntry(
+        name="digits-unet",
+        description="σ-conditioned U-Net denoiser / velocity net, 16x16 digits (~196k params)",
+        build=DigitsUNet,
+        pretrain=_pretrain_digits_unet,
+        lora_targets=("down1.conv1", "middle.conv1", "up1.conv2"),
     )
 )

@@ -77,21 +77,23 @@ class LoraSpec:
         )
 
     @property
+    def scaling(self) -> float:
+        """s = alpha / r: ΔW = s·B·A."""
+        return self.alpha / self.rank
+
+    @property
     def identity(self) -> dict:
         return lora_identity(self.peft_config().to_dict())
 
 
 def attach_lora(backbone: nn.Module, spec: LoraSpec, random_init: bool = False) -> PeftModel:
     """A copy of ``backbone`` with a trainable adapter; the backbone itself is not modified."""
-    missing = [
-        t
-        for t in spec.targets
-        if not any(n.split(".")[-1] == t for n, _ in backbone.named_modules())
-    ]
+    names = [name for name, _ in backbone.named_modules() if name]
+    # peft matches a target against the end of a module's dotted name.
+    missing = [t for t in spec.targets if not any(n == t or n.endswith("." + t) for n in names)]
     if missing:
         raise ParamgenError(
-            f"LoRA targets {missing} are not modules of {type(backbone).__name__}; it has "
-            f"{[n for n, _ in backbone.named_modules() if n]}"
+            f"LoRA targets {missing} are not modules of {type(backbone).__name__}; it has {names}"
         )
     return get_peft_model(copy.deepcopy(backbone), spec.peft_config(random_init))
 

@@ -19,8 +19,9 @@ SPEC = LoraSpec(targets=("conv1", "conv2", "fc1"), rank=4, alpha=8.0)
 
 @pytest.fixture
 def adapter_dir(tmp_path) -> Path:
+    backbone = build_backbone("digits-cnn", seed=0)
     torch.manual_seed(1)
-    model = attach_lora(build_backbone("digits-cnn", seed=0), SPEC, random_init=True)
+    model = attach_lora(backbone, SPEC, random_init=True)
     model.save_pretrained(tmp_path / "source")
     return tmp_path / "source"
 

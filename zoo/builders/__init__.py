@@ -1,5 +1,6 @@
 """Zoo builders: train checkpoints of a family on a built-in backbone and append them to a zoo."""
 
-from zoo.builders.lora import RotationLoraConfig, build_rotation_lora_zoo
+from zoo.builders.lora import LoraZooConfig, build_lora_zoo
+from zoo.builders.lora_continuum import ContinuumConfig, build_lora_continuum
 
-__all__ = ["RotationLoraConfig", "build_rotation_lora_zoo"]
+__all__ = ["ContinuumConfig", "LoraZooConfig", "build_lora_continuum", "build_lora_zoo"]

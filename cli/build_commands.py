@@ -1,0 +1,143 @@
+"""``paramgen zoo build …``: train checkpoints into a zoo (resumable, with progress bars)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.errors import user_errors
+from paramgen.errors import ParamgenError
+from zoo.builders import ContinuumConfig, LoraZooConfig, build_lora_continuum, build_lora_zoo
+
+__all__ = ["build_app", "build_lora_with_progress", "parse_values"]
+
+build_app = typer.Typer(help="Train checkpoints of a family into a zoo.", no_args_is_help=True)
+_console = Console(emoji=False, highlight=False)
+_DEFAULT = LoraZooConfig()
+
+
+def parse_values(text: str) -> tuple[float, ...]:
+    """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of floats."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            return tuple(round(start + i * step, 10) for i in range(count))
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ParamgenError(
+            f"values {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list"
+        ) from None
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[tuple[Progress, int]]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_console) as progress:
+        yield progress, progress.add_task(description, total=total)
+
+
+def build_lora_with_progress(zoo: Path, config: LoraZooConfig) -> None:
+    """Run the LoRA zoo builder with one progress step per style value."""
+    with _progress(f"LoRA runs ({config.style})", len(config.values)) as (progress, bar):
+
+        def report(value: float, best: float | None) -> None:
+            outcome = "already built" if best is None else f"best accuracy {best:.3f}"
+            progress.console.print(
+                f"{config.style} {value:+g} ({config.split_of(value)}): {outcome}"
+            )
+            progress.advance(bar)
+
+        build_lora_zoo(zoo, config, on_run=report)
+
+
+@build_app.command("lora")
+@user_errors
+def build_lora(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file (created if missing).")],
+    style: Annotated[
+        str, typer.Option(help="Style parameter: rotation, stroke, contrast or shear.")
+    ] = _DEFAULT.style,
+    values: Annotated[
+        str, typer.Option(help="Style values: START:STOP:STEP or a comma list.")
+    ] = "-90:90:5",
+    heldout_bin: Annotated[
+        float, typer.Option(help="Width of the alternating train/held-out bins, centred on 0.")
+    ] = _DEFAULT.heldout_bin,
+    rank: Annotated[int, typer.Option(help="LoRA rank r.")] = _DEFAULT.rank,
+    alpha: Annotated[float, typer.Option(help="LoRA alpha (scaling alpha/r).")] = _DEFAULT.alpha,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps per run.")] = _DEFAULT.steps,
+    keep_last: Annotated[
+        int, typer.Option(help="Checkpoints kept from the end of each run.")
+    ] = _DEFAULT.keep_last,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _DEFAULT.lr,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the base weights and of every run.")
+    ] = _DEFAULT.seed,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="batched (vmap, faster on CPU) or sequential (one peft model at a time)."
+        ),
+    ] = _DEFAULT.method,
+    backbone: Annotated[
+        str, typer.Option(help="Built-in classifier backbone.")
+    ] = _DEFAULT.backbone,
+) -> None:
+    """Fine-tune one LoRA per style value and store each run's last checkpoints (resumable)."""
+    config = LoraZooConfig(
+        backbone=backbone,
+        style=style,
+        values=parse_values(values),
+        heldout_bin=heldout_bin,
+        rank=rank,
+        alpha=alpha,
+        steps=steps,
+        keep_last=keep_last,
+        lr=lr,
+        seed=seed,
+        method=method,  # type: ignore[arg-type]
+    )
+    build_lora_with_progress(zoo, config)
+    _console.print(f"zoo {zoo}: group lora/{backbone}/{style} complete")
+
+
+@build_app.command("lora-continuum")
+@user_errors
+def build_continuum(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file holding the source group.")],
+    source: Annotated[str, typer.Option(help="Source LoRA group.")] = ContinuumConfig.source,
+    value_a: Annotated[
+        float, typer.Option("--a", help="Style value of endpoint A (λ = 0).")
+    ] = ContinuumConfig.value_a,
+    value_b: Annotated[
+        float, typer.Option("--b", help="Style value of endpoint B (λ = 1).")
+    ] = ContinuumConfig.value_b,
+    count: Annotated[
+        int, typer.Option(help="Number of adapters (λ = k/count).")
+    ] = ContinuumConfig.count,
+    task: Annotated[str, typer.Option(help="Task name of the new group.")] = ContinuumConfig.task,
+) -> None:
+    """Write COUNT exact ΔW interpolations between two adapters of SOURCE (resumable)."""
+    config = ContinuumConfig(
+        source=source, value_a=value_a, value_b=value_b, count=count, task=task
+    )
+    with _progress("continuum adapters", count) as (progress, bar):
+        build_lora_continuum(
+            zoo, config, on_chunk=lambda done, _: progress.update(bar, completed=done)
+        )
+    family, backbone, _ = source.split("/")
+    _console.print(f"zoo {zoo}: group {family}/{backbone}/{task} complete")
