@@ -10,7 +10,7 @@ from zoo.store import Zoo
 
 def test_run_builds_the_zoo_and_resumes(tmp_path):
     runner = CliRunner()
-    args = ["run", "--out", str(tmp_path), "--angles=-60,-15,60", "--steps", "120"]
+    args = ["run", "--out", str(tmp_path), "--angles=-60,-15,60"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     with Zoo.open(tmp_path / "zoo.h5") as zoo:
