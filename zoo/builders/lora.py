@@ -30,7 +30,7 @@ from paramgen.schema import ParamSchema
 from paramgen.training import train_classifier
 from zoo.store import Zoo
 
-__all__ = ["LoraZooConfig", "build_lora_zoo", "styled"]
+__all__ = ["LoraZooConfig", "TRAINERS", "build_lora_zoo", "styled"]
 
 Snapshots = list[dict[str, torch.Tensor]]
 
@@ -68,8 +68,8 @@ class LoraZooConfig:
             raise ParamgenError(
                 f"keep_last must be in 1..steps ({self.steps}), got {self.keep_last}"
             )
-        if self.method not in _TRAINERS:
-            raise ParamgenError(f"method must be one of {list(_TRAINERS)}, got {self.method!r}")
+        if self.method not in TRAINERS:
+            raise ParamgenError(f"method must be one of {list(TRAINERS)}, got {self.method!r}")
 
     @property
     def task(self) -> str:
@@ -148,7 +148,7 @@ def _train_batched(
     return runs
 
 
-_TRAINERS: dict[str, Callable[..., list[Snapshots]]] = {
+TRAINERS: dict[str, Callable[..., list[Snapshots]]] = {
     "batched": _train_batched,
     "sequential": _train_sequential,
 }
@@ -200,7 +200,7 @@ def build_lora_zoo(
                     on_run(value, None)
             else:
                 pending.append((run, value))
-        trainer = _TRAINERS[config.method]
+        trainer = TRAINERS[config.method]
         for start in range(0, len(pending), config.runs_per_batch):
             batch = pending[start : start + config.runs_per_batch]
             datasets = [styled(train, config.style, value) for _, value in batch]
