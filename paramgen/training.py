@@ -1,4 +1,7 @@
-"""The one supervised training loop (base pretraining and adapter fine-tuning) and its metric."""
+"""The supervised training loops (base pretraining, adapter fine-tuning) and their metric.
+
+Minibatches and noise come from a generator seeded with ``seed``, so every run is reproducible.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,33 @@ from torch import nn
 
 from paramgen.data.digits import DigitImages
 
-__all__ = ["train_classifier", "train_denoiser", "accuracy"]
+__all__ = ["train_classifier", "train_denoiser", "accuracy", "SIGMA_MIN", "SIGMA_MAX"]
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
+
+
+def _optimise(
+    model: nn.Module,
+    loss_of_step: Callable[[torch.Generator], torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    on_step: Callable[[int, nn.Module], None] | None = None,
+) -> None:
+    """Adam on the parameters that require grad; ``on_step(step, model)`` after each update."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(trainable, lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for step in range(1, steps + 1):
+        loss = loss_of_step(generator)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if on_step is not None:
+            on_step(step, model)
+    model.eval()
 
 
 def train_classifier(
@@ -25,23 +52,13 @@ def train_classifier(
     seed: int = 0,
     on_step: Callable[[int, nn.Module], None] | None = None,
 ) -> None:
-    """Adam on the parameters that require grad; ``on_step(step, model)`` after each update.
+    """Cross-entropy on random minibatches of ``data``."""
 
-    Minibatches come from a generator seeded with ``seed``, so a run is reproducible.
-    """
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(trainable, lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    for step in range(1, steps + 1):
+    def loss(generator: torch.Generator) -> torch.Tensor:
         batch = torch.randint(len(data), (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(data.images[batch]), data.labels[batch])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        if on_step is not None:
-            on_step(step, model)
-    model.eval()
+        return F.cross_entropy(model(data.images[batch]), data.labels[batch])
+
+    _optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
 
 
 def train_denoiser(
@@ -55,23 +72,19 @@ def train_denoiser(
 ) -> None:
     """Train ``model(x + σε, u) ≈ ε``, σ log-uniform in [0.01, 1], u its position in [0, 1].
 
-    The denoiser sees images centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min).
+    Images are centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min).
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
     log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
-    model.train()
-    for _ in range(steps):
+
+    def loss(generator: torch.Generator) -> torch.Tensor:
         batch = torch.randint(len(data), (batch_size,), generator=generator)
         clean = data.images[batch] * 2 - 1
         u = torch.rand(batch_size, generator=generator)
         sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
         noise = torch.randn(clean.shape, generator=generator)
-        loss = F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-    model.eval()
+        return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
+
+    _optimise(model, loss, steps=steps, lr=lr, seed=seed)
 
 
 @torch.no_grad()
