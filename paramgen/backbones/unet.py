@@ -8,23 +8,13 @@ an extra input channel). Plain zero-padded 3x3 convolutions only, so peft's LoRA
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DigitsUNet", "sinusoidal_features"]
+from paramgen.embeddings import sinusoidal_features
 
-
-def sinusoidal_features(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """[N] scalars in ~[0, 1] → [N, dim] sin/cos features at geometric frequencies."""
-    half = dim // 2
-    frequencies = torch.exp(
-        torch.arange(half, device=t.device) * (-math.log(1000.0) / max(half - 1, 1))
-    )
-    angles = 1000.0 * t.float()[:, None] * frequencies[None]
-    return torch.cat([angles.sin(), angles.cos()], dim=1)
+__all__ = ["DigitsUNet"]
 
 
 class _Block(nn.Module):

@@ -54,6 +54,7 @@ class LoraZooConfig:
     lr: float = 1e-2
     batch_size: int = 64
     seed: int = 0
+    init: Literal["shared", "per-run"] = "per-run"
     method: Literal["batched", "sequential"] = "batched"
     runs_per_batch: int = 16
 
@@ -68,6 +69,8 @@ class LoraZooConfig:
             raise ParamgenError(
                 f"keep_last must be in 1..steps ({self.steps}), got {self.keep_last}"
             )
+        if self.init not in ("shared", "per-run"):
+            raise ParamgenError(f"init must be 'shared' or 'per-run', got {self.init!r}")
         if self.method not in TRAINERS:
             raise ParamgenError(f"method must be one of {list(TRAINERS)}, got {self.method!r}")
 
@@ -80,7 +83,13 @@ class LoraZooConfig:
         return "heldout" if math.floor(value / self.heldout_bin + 0.5) % 2 else "train"
 
     def run_seed(self, run: int) -> int:
-        return self.seed * 1000 + run
+        """Seed of a run's initialisation and minibatch order.
+
+        ``shared``: every run starts from the same adapter and sees the same minibatch indices, so
+        the trained weights change smoothly with the style value (what a generator interpolates).
+        ``per-run``: independent runs.
+        """
+        return self.seed * 1000 + (0 if self.init == "shared" else run)
 
 
 def styled(data: DigitImages, style: str, value: float) -> DigitImages:

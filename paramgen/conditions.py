@@ -1,0 +1,140 @@
+"""Condition encoders: what the generator is asked for → an embedding vector per sample.
+
+- ``scalar``: named scalar or vector conditions (e.g. ``rotation``), each value min-max scaled by
+  the training range, expanded into sinusoidal features and passed through an MLP.
+- ``style-images``: a few example images of the target style (Cond P-Diff conditions on style
+  images): 2 conv layers + average pool + linear per image, averaged over the examples. Training
+  renders fresh examples for each row from the built-in digits in that row's style.
+
+Inputs are validated: an unknown condition name or a wrong shape is a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+from paramgen.data import Style, apply_style, load_digits16
+from paramgen.embeddings import sinusoidal_features
+from paramgen.errors import ParamgenError
+
+__all__ = ["ScalarConditionEncoder", "ImageConditionEncoder", "CONDITION_ENCODERS"]
+
+Conditions = Mapping[str, torch.Tensor]
+
+
+class ScalarConditionEncoder(nn.Module):
+    """{name: [N, *shape]} → [N, out_dim]; the names and shapes are fixed at construction."""
+
+    def __init__(
+        self, shapes: Mapping[str, tuple[int, ...]], out_dim: int = 128, features: int = 32
+    ) -> None:
+        super().__init__()
+        self.shapes = {name: tuple(shape) for name, shape in sorted(shapes.items())}
+        width = sum(max(1, int(torch.tensor(shape).prod())) for shape in self.shapes.values())
+        self.features = features
+        self.register_buffer("low", torch.zeros(width))
+        self.register_buffer("high", torch.ones(width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width * features, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim)
+        )
+
+    def _flat(self, conditions: Conditions) -> torch.Tensor:
+        unknown = sorted(set(conditions) - set(self.shapes))
+        missing = sorted(set(self.shapes) - set(conditions))
+        if unknown or missing:
+            raise ParamgenError(
+                f"this generator is conditioned on {list(self.shapes)}; "
+                + (f"unknown {unknown} " if unknown else "")
+                + (f"missing {missing}" if missing else "")
+            )
+        columns = []
+        for name, shape in self.shapes.items():
+            value = torch.as_tensor(conditions[name], dtype=torch.float32)
+            if tuple(value.shape[1:]) != shape:
+                raise ParamgenError(
+                    f"condition {name!r} has shape {tuple(value.shape[1:])} per sample, "
+                    f"expected {shape}"
+                )
+            columns.append(value.reshape(len(value), -1))
+        return torch.cat(columns, dim=1)
+
+    @torch.no_grad()
+    def fit(self, conditions: Conditions) -> None:
+        """Remember the training range of every condition value (for scaling to [0, 1])."""
+        flat = self._flat(conditions)
+        self.low.copy_(flat.min(dim=0).values)
+        self.high.copy_(torch.maximum(flat.max(dim=0).values, self.low + 1e-6))
+
+    def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
+        return conditions
+
+    def forward(self, conditions: Conditions) -> torch.Tensor:
+        scaled = (self._flat(conditions) - self.low) / (self.high - self.low)  # [N, width]
+        features = sinusoidal_features(scaled.reshape(-1), self.features, scale=8.0)
+        return self.mlp(features.reshape(len(scaled), -1))
+
+
+class ImageConditionEncoder(nn.Module):
+    """{"images": [N, K, 1, H, W]} → [N, out_dim]; trained on digits rendered in each style."""
+
+    def __init__(
+        self, shapes: Mapping[str, tuple[int, ...]], out_dim: int = 128, examples: int = 16
+    ) -> None:
+        super().__init__()
+        if len(shapes) != 1 or next(iter(shapes.values())) != ():
+            raise ParamgenError(
+                "style-images conditioning needs exactly one scalar style condition, "
+                f"got {dict(shapes)}"
+            )
+        (self.style,) = shapes
+        self.examples = examples
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.linear = nn.Linear(32, out_dim)
+
+    def fit(self, conditions: Conditions) -> None:
+        """Nothing to remember: the encoder learns from rendered examples."""
+
+    def render(self, values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """[N] style values → [N, K, 1, 16, 16] random training digits rendered in those styles."""
+        digits = load_digits16("train").images
+        picks = torch.randint(len(digits), (len(values), self.examples), generator=generator)
+        return torch.stack(
+            [
+                apply_style(digits[row], Style.of(**{self.style: float(v)}))
+                for row, v in zip(picks, values, strict=True)
+            ]
+        )
+
+    def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
+        return {"images": self.render(conditions[self.style].reshape(-1), generator)}
+
+    def forward(self, conditions: Conditions) -> torch.Tensor:
+        if set(conditions) != {"images"}:
+            raise ParamgenError(
+                "this generator is conditioned on example images: pass "
+                "{'images': [K, 1, 16, 16]}, "
+                f"got {sorted(conditions)}"
+            )
+        images = torch.as_tensor(conditions["images"], dtype=torch.float32)
+        if images.ndim != 5 or images.shape[2] != 1:
+            raise ParamgenError(f"images must be [N, K, 1, H, W], got {tuple(images.shape)}")
+        n, k = images.shape[:2]
+        per_image = self.conv(images.flatten(0, 1)).mean(dim=(2, 3))  # [N*K, 32]
+        return self.linear(per_image).view(n, k, -1).mean(dim=1)
+
+
+# name → factory(shapes, out_dim, examples): one signature, so callers need no per-kind branches.
+CONDITION_ENCODERS: dict[str, Callable[[Mapping[str, tuple[int, ...]], int, int], nn.Module]] = {
+    "scalar": lambda shapes, out_dim, examples: ScalarConditionEncoder(shapes, out_dim),
+    "style-images": lambda shapes, out_dim, examples: ImageConditionEncoder(
+        shapes, out_dim, examples
+    ),
+}

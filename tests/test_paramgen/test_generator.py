@@ -1,0 +1,150 @@
+"""ParamGenerator on tiny synthetic zoos: fit, sample, save → load → identical, clear errors."""
+
+import json
+
+import pytest
+import torch
+
+from paramgen.autoencoder import ParamAutoencoder
+from paramgen.errors import ParamgenError
+from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
+from paramgen.normalization import TensorwiseNormalizer
+from paramgen.schema import ParamSchema, ParamSpec
+
+SCHEMA = ParamSchema((ParamSpec("a.weight", (4, 5)), ParamSpec("b.bias", (7,))))
+TINY = dict(
+    latent_dim=8,
+    ae_channels=(4, 8),
+    ae_stride=2,
+    ae_steps=60,
+    width=32,
+    depth=2,
+    condition_dim=16,
+    denoiser_steps=60,
+    batch_size=16,
+)
+
+
+def synthetic_set(rows: int = 40) -> TrainingSet:
+    """Rows that depend smoothly on a scalar condition, with tensors of very different scale."""
+    generator = torch.Generator().manual_seed(0)
+    angle = torch.linspace(-1, 1, rows)
+    direction = torch.randn(SCHEMA.dim, generator=generator)
+    params = angle[:, None] * direction + 0.01 * torch.randn(rows, SCHEMA.dim, generator=generator)
+    params[:, 20:] *= 100.0  # b.bias lives on another scale
+    return TrainingSet(
+        params=params, conditions={"angle": angle}, schema=SCHEMA, metadata={"family": "test"}
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ParamGenerator:
+    return ParamGenerator.fit(synthetic_set(), GeneratorConfig(**TINY))
+
+
+def test_normalizer_z_scores_each_tensor_and_inverts():
+    data = synthetic_set()
+    normalizer = TensorwiseNormalizer(SCHEMA).fit(data.params)
+    z = normalizer.normalize(data.params)
+    for piece in z.split([20, 7], dim=1):
+        assert abs(piece.mean().item()) < 1e-5 and abs(piece.std().item() - 1) < 1e-4
+    torch.testing.assert_close(normalizer.denormalize(z), data.params, rtol=1e-5, atol=1e-3)
+
+
+def test_autoencoder_shapes_and_deterministic_eval():
+    autoencoder = ParamAutoencoder(27, latent_dim=8, channels=(4, 8), stride=2)
+    rows = torch.randn(3, 27)
+    assert autoencoder.encode(rows).shape == (3, 8)
+    assert autoencoder(rows).shape == (3, 27)
+    autoencoder.eval()
+    assert torch.equal(autoencoder(rows), autoencoder(rows))
+    autoencoder.train()
+    assert not torch.equal(autoencoder(rows), autoencoder(rows))  # training noise
+
+
+def test_sample_returns_named_tensors(fitted):
+    sets = fitted.sample({"angle": 0.5}, n=3, seed=1)
+    assert len(sets) == 3 and list(sets[0]) == ["a.weight", "b.bias"]
+    assert sets[0]["a.weight"].shape == (4, 5) and torch.isfinite(sets[0]["b.bias"]).all()
+    rows = fitted.sample_rows({"angle": torch.tensor([-1.0, 1.0])}, n=2, seed=1)
+    assert rows.shape == (2, SCHEMA.dim)
+
+
+def test_sampling_is_reproducible_from_the_seed(fitted):
+    first = fitted.sample_rows({"angle": 0.2}, 4, seed=5)
+    assert torch.equal(first, fitted.sample_rows({"angle": 0.2}, 4, seed=5))
+    assert not torch.equal(first, fitted.sample_rows({"angle": 0.2}, 4, seed=6))
+
+
+def test_guidance_and_other_samplers_run(fitted):
+    for sampler in ("euler", "heun", "euler-maruyama"):
+        rows = fitted.sample_rows({"angle": 0.0}, 2, sampler=sampler, steps=8, guidance=2.0)
+        assert torch.isfinite(rows).all()
+
+
+def test_save_then_load_gives_identical_samples(fitted, tmp_path):
+    fitted.save_pretrained(tmp_path / "gen")
+    described = json.loads((tmp_path / "gen" / "config.json").read_text())
+    assert described["class"] == "ParamGenerator" and described["config"]["path"] == "linear"
+    assert described["metadata"] == {"family": "test"}
+    loaded = ParamGenerator.from_pretrained(tmp_path / "gen")
+    assert torch.equal(
+        loaded.sample_rows({"angle": 0.3}, 3, seed=2), fitted.sample_rows({"angle": 0.3}, 3, seed=2)
+    )
+
+
+def test_ddpm_path_fits_and_samples():
+    generator = ParamGenerator.fit(synthetic_set(), GeneratorConfig(**TINY, path="ddpm"))
+    rows = generator.sample_rows({"angle": 0.0}, 2, steps=10)
+    assert rows.shape == (2, SCHEMA.dim) and torch.isfinite(rows).all()
+    with pytest.raises(ParamgenError, match="does not fit the 'ddpm' path"):
+        generator.sample_rows({"angle": 0.0}, 1, sampler="heun")
+
+
+def test_conditions_are_validated(fitted):
+    with pytest.raises(ParamgenError, match=r"unknown \['angel'\].*missing \['angle'\]"):
+        fitted.sample({"angel": 0.0})
+    with pytest.raises(ParamgenError, match="shape"):
+        fitted.sample({"angle": torch.zeros(2, 3)}, n=2)
+    with pytest.raises(ParamgenError, match="n must be"):
+        fitted.sample({"angle": 0.0}, n=0)
+
+
+def test_bad_configs_and_training_sets():
+    with pytest.raises(ParamgenError, match="unknown path|valid"):
+        GeneratorConfig(path="rectified")
+    with pytest.raises(ParamgenError, match="condition must be one of"):
+        GeneratorConfig(condition="text")
+    bad = synthetic_set()
+    bad.params[3, 2] = float("nan")
+    with pytest.raises(ParamgenError, match="NaN"):
+        ParamGenerator.fit(bad, GeneratorConfig(**TINY))
+
+
+def test_loading_checks_the_folder(fitted, tmp_path):
+    with pytest.raises(ParamgenError, match="no config.json"):
+        ParamGenerator.from_pretrained(tmp_path / "missing")
+    fitted.save_pretrained(tmp_path / "gen")
+    config_path = tmp_path / "gen" / "config.json"
+    described = json.loads(config_path.read_text())
+    described["config"]["from_the_future"] = 1
+    config_path.write_text(json.dumps(described))
+    with pytest.warns(UserWarning, match="from_the_future"):
+        ParamGenerator.from_pretrained(tmp_path / "gen")
+    described["config"]["latent_dim"] = 9  # weights no longer fit
+    config_path.write_text(json.dumps(described))
+    with pytest.raises(ParamgenError, match="does not match its config"):
+        ParamGenerator.from_pretrained(tmp_path / "gen")
+
+
+def test_example_image_conditioning():
+    data = synthetic_set(24)
+    data.conditions = {"rotation": data.conditions.pop("angle") * 90}
+    generator = ParamGenerator.fit(
+        data, GeneratorConfig(**TINY, condition="style-images", examples=4)
+    )
+    images = torch.rand(4, 1, 16, 16)
+    rows = generator.sample_rows({"images": images}, n=3)
+    assert rows.shape == (3, SCHEMA.dim) and torch.isfinite(rows).all()
+    with pytest.raises(ParamgenError, match="example images"):
+        generator.sample({"rotation": 30.0})
