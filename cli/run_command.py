@@ -1,43 +1,89 @@
-"""``paramgen run``: the main job on the built-in default.
-
-Until the generator lands it builds the default rotation-LoRA zoo (37 angles from −90° to 90°,
-alternating 15° bins held out) and shows what is in it. Re-running resumes: finished runs are kept.
-"""
+"""``paramgen run``: the main job on the built-in default (see ``zoo.main_job``)."""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.build_commands import build_lora_with_progress, parse_values
+from cli.build_commands import parse_values
 from cli.errors import user_errors
-from cli.zoo_commands import info
 from zoo.builders import LoraZooConfig
+from zoo.main_job import MainJobConfig, run_main_job
 
 __all__ = ["run"]
+
+_console = Console(emoji=False, highlight=False)
+_DEFAULT = MainJobConfig()
 
 
 @user_errors
 def run(
     out: Annotated[
-        Path, typer.Option(help="Folder for the run's outputs (the zoo goes in out/zoo.h5).")
+        Path, typer.Option(help="Run folder: zoo, generator, evaluation and report.")
     ] = Path("runs/default"),
-    fresh: Annotated[
-        bool, typer.Option(help="Delete an existing zoo in OUT and start over.")
-    ] = False,
+    fresh: Annotated[bool, typer.Option(help="Delete OUT first and start over.")] = False,
     angles: Annotated[
         str, typer.Option(help="Rotation angles: START:STOP:STEP or a comma list.")
     ] = "-90:90:5",
-    steps: Annotated[
-        int, typer.Option(help="Fine-tuning steps per adapter.")
-    ] = LoraZooConfig.steps,
+    steps: Annotated[int, typer.Option(help="Fine-tuning steps per adapter.")] = _DEFAULT.zoo.steps,
+    ae_steps: Annotated[
+        int, typer.Option(help="Autoencoder training steps.")
+    ] = _DEFAULT.generator.ae_steps,
+    denoiser_steps: Annotated[
+        int, typer.Option(help="Latent denoiser training steps.")
+    ] = _DEFAULT.generator.denoiser_steps,
+    path: Annotated[
+        str, typer.Option(help="Generator path: linear, trig or ddpm.")
+    ] = _DEFAULT.generator.path,
+    samples: Annotated[int, typer.Option(help="Adapters generated per angle.")] = _DEFAULT.samples,
 ) -> None:
-    """Build the default rotation-LoRA zoo on digits-cnn (resumable) and print its summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "zoo.h5"
-    if fresh:
-        path.unlink(missing_ok=True)
-    build_lora_with_progress(path, LoraZooConfig(values=parse_values(angles), steps=steps))
-    info(path)
+    """Build the rotation-LoRA zoo, train the generator, generate adapters for seen and held-out
+    angles, score them against baselines, and write OUT/report/report.md. Resumable."""
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    generator = replace(
+        _DEFAULT.generator, ae_steps=ae_steps, denoiser_steps=denoiser_steps, path=path
+    )
+    config = MainJobConfig(
+        zoo=LoraZooConfig(values=parse_values(angles), steps=steps),
+        generator=generator,
+        samples=samples,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
+    with Progress(*columns, console=_console) as progress:
+        bars: dict[str, int] = {}
+
+        def bar(name: str, total: int) -> int:
+            if name not in bars:
+                bars[name] = progress.add_task(name, total=total, note="")
+            return bars[name]
+
+        def on_run(value: float, best: float | None) -> None:
+            progress.advance(bar("zoo: LoRA runs", len(config.zoo.values)))
+
+        def on_progress(stage: str, step: int, total: int, loss: float) -> None:
+            progress.update(
+                bar(f"generator: {stage}", total), completed=step, note=f"loss {loss:.4f}"
+            )
+
+        report = run_main_job(
+            out,
+            config,
+            on_run=on_run,
+            on_progress=on_progress,
+            on_stage=lambda stage: progress.console.print(f"stage: {stage}"),
+        )
+    typer.echo(report.read_text())
+    typer.echo(f"report: {report}")

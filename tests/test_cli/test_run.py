@@ -1,5 +1,6 @@
-"""`paramgen run` — the main job — builds the zoo and resumes instead of redoing work."""
+"""`paramgen run` — the main job — on a tiny config: every stage's output, then a cached resume."""
 
+import json
 import time
 
 from typer.testing import CliRunner
@@ -7,22 +8,38 @@ from typer.testing import CliRunner
 from cli.app import app
 from zoo.store import Zoo
 
+TINY = [
+    "--angles=-30,-15,0,15,30",
+    "--steps",
+    "150",
+    "--ae-steps",
+    "30",
+    "--denoiser-steps",
+    "30",
+    "--samples",
+    "3",
+]
 
-def test_run_builds_the_zoo_and_resumes(tmp_path):
+
+def test_run_writes_every_stage_and_resumes(tmp_path):
     runner = CliRunner()
-    args = ["run", "--out", str(tmp_path), "--angles=-60,-15,60"]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, ["run", "--out", str(tmp_path), *TINY])
     assert result.exit_code == 0, result.output
     with Zoo.open(tmp_path / "zoo.h5") as zoo:
-        group = zoo.group("lora/digits-cnn/rotation")
-        rows = group.read()
-        assert len(rows) == 3 * 10
-        assert sorted(set(rows.conditions["rotation"].tolist())) == [-60.0, -15.0, 60.0]
-        assert rows.split.count("heldout") == 10  # -15° falls in the held-out bin [-22.5, -7.5)
-        # The base model is near chance on digits rotated by 60°; the adapters restore most of it.
-        assert rows.metrics["accuracy"].min().item() > 0.6
-        assert "digits-cnn" in zoo.backbones()
+        rows = zoo.group("lora/digits-cnn/rotation").read()
+    assert len(rows) == 5 * 10
+    assert rows.split.count("heldout") == 20  # ±15° lie in the held-out bins
+    assert rows.metrics["accuracy"].min().item() > 0.5
+    assert (tmp_path / "generator" / "config.json").exists()
+    scores = json.loads((tmp_path / "evaluation.json").read_text())
+    assert [s["value"] for s in scores] == [-30.0, -15.0, 0.0, 15.0, 30.0]
+    assert all(len(s["generated"]) == 3 and 0 <= min(s["generated"]) <= 1 for s in scores)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| heldout | 2 |" in report and "| train | 3 |" in report
+    for name in ("accuracy_vs_condition.png", "latent_pca.png", "latent_pca.csv", "scores.json"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
     started = time.monotonic()
-    again = runner.invoke(app, args)
-    assert again.exit_code == 0 and again.output.count("already built") == 3
-    assert time.monotonic() - started < 10
+    again = runner.invoke(app, ["run", "--out", str(tmp_path), *TINY])
+    assert again.exit_code == 0, again.output
+    assert time.monotonic() - started < 20  # zoo, generator and evaluation come from the cache
+    assert "| heldout | 2 |" in again.output
