@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.build_commands import build_app
+from cli.generator_commands import evaluate, generate, inspect_app, train
 from cli.run_command import run
 from cli.zoo_commands import zoo_app
 from paramgen import __version__
@@ -23,6 +24,10 @@ app = typer.Typer(
 zoo_app.add_typer(build_app, name="build")
 app.add_typer(zoo_app, name="zoo")
 app.command("run")(run)
+app.command("train")(train)
+app.command("generate")(generate)
+app.command("eval")(evaluate)
+app.add_typer(inspect_app, name="inspect")
 
 
 def _show_version(value: bool) -> None:

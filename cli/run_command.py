@@ -43,8 +43,8 @@ def run(
     ] = _DEFAULT.generator.path,
     samples: Annotated[int, typer.Option(help="Adapters generated per angle.")] = _DEFAULT.samples,
 ) -> None:
-    """Build the rotation-LoRA zoo, train the generator, generate adapters for seen and held-out
-    angles, score them against baselines, and write OUT/report/report.md. Resumable."""
+    """The main job: build the rotation-LoRA zoo, train the generator, generate adapters for seen
+    and held-out angles, score them against baselines, write OUT/report/report.md (resumable)."""
     if fresh and out.exists():
         shutil.rmtree(out)
     generator = replace(

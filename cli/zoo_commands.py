@@ -20,7 +20,7 @@ from zoo.safetensors_io import export_row_safetensors, import_row_safetensors
 from zoo.store import Zoo
 from zoo.summary import summarize
 
-__all__ = ["zoo_app"]
+__all__ = ["zoo_app", "parse_assignments"]
 
 zoo_app = typer.Typer(
     help="Inspect a model zoo (HDF5) and import or export its weights.", no_args_is_help=True
@@ -39,7 +39,7 @@ def _format(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.4g}"
 
 
-def _parse_assignments(values: list[str], what: str) -> dict[str, float | list[float]]:
+def parse_assignments(values: list[str], what: str) -> dict[str, float | list[float]]:
     """``["angle=30", "rgb=0.1,0.2"]`` → ``{"angle": 30.0, "rgb": [0.1, 0.2]}``."""
     parsed: dict[str, float | list[float]] = {}
     for item in values:
@@ -104,8 +104,8 @@ def import_peft(
     create: Annotated[bool, typer.Option(help="Create the zoo file if it does not exist.")] = False,
 ) -> None:
     """Append a PEFT LoRA adapter folder to a zoo as one row (the group is created if missing)."""
-    conditions = _parse_assignments(condition, "--condition")
-    metrics = _parse_assignments(metric or [], "--metric")
+    conditions = parse_assignments(condition, "--condition")
+    metrics = parse_assignments(metric or [], "--metric")
     zoo = Zoo.create(path) if create and not path.exists() else Zoo.open(path, mode="a")
     with zoo:
         group, row = import_peft_adapter(

@@ -21,7 +21,7 @@ from zoo.row_io import read_rows, write_rows
 
 __all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection"]
 
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "heldout", "generated")
 RowSelection = int | slice | Sequence[int] | np.ndarray | None
 ArrayLike = float | int | Sequence[float] | np.ndarray | torch.Tensor
 

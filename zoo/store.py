@@ -10,7 +10,7 @@ Layout (version 1)::
       conditions/<name>    float32 [N, *shape]
       metrics/<name>       float32 [N]   (NaN = not measured)
       run, step, seed      int64 [N]
-      split                int8 [N]      (index into attrs labels: train, heldout)
+      split                int8 [N]      (index into attrs labels: train, heldout, generated)
       committed            int64 [1]     rows below this are complete; readers see only those
     /backbones/<name>      attrs: spec (JSON), sha256; tensors/<tensor name> in native dtype
 

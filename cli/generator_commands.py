@@ -1,0 +1,265 @@
+"""``paramgen train | generate | eval | inspect pca``: the generator from the command line."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from safetensors.torch import save_file
+
+from cli.build_commands import parse_values
+from cli.errors import user_errors
+from cli.zoo_commands import parse_assignments
+from paramgen.errors import ParamgenError
+from paramgen.generator import GeneratorConfig, ParamGenerator
+from paramgen.inspect import latent_pca, save_pca
+from zoo.evaluation import evaluate_lora_generator
+from zoo.peft_io import PeftAdapter, write_peft_adapter
+from zoo.report import summarize_scores
+from zoo.store import Zoo, group_name
+from zoo.training_set import training_set
+
+__all__ = ["train", "generate", "evaluate", "inspect_app"]
+
+_console = Console(emoji=False, highlight=False)
+_DEFAULT = GeneratorConfig()
+GeneratorDir = Annotated[
+    Path, typer.Argument(help="Folder of a trained generator (config.json + model.safetensors).")
+]
+inspect_app = typer.Typer(
+    help="Look inside a generator's latent parameter space.", no_args_is_help=True
+)
+
+
+class OutputFormat(StrEnum):
+    peft = "peft"
+    safetensors = "safetensors"
+    zoo = "zoo"
+
+
+def _load(folder: Path) -> ParamGenerator:
+    return ParamGenerator.from_pretrained(folder)
+
+
+@user_errors
+def train(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file.")],
+    group: Annotated[str, typer.Option(help="Group family/backbone/task to learn.")],
+    out: Annotated[Path, typer.Option(help="Folder for the trained generator.")],
+    split: Annotated[
+        str, typer.Option(help="Rows to learn from: train, heldout, or all.")
+    ] = "train",
+    path: Annotated[
+        str, typer.Option(help="linear or trig (flow matching), or ddpm.")
+    ] = _DEFAULT.path,
+    condition: Annotated[
+        str, typer.Option(help="scalar (the condition values) or style-images.")
+    ] = _DEFAULT.condition,
+    latent_noise: Annotated[
+        float, typer.Option(help="Std of the noise added to latents in training.")
+    ] = _DEFAULT.latent_noise,
+    ae_steps: Annotated[int, typer.Option(help="Autoencoder training steps.")] = 1000,
+    denoiser_steps: Annotated[int, typer.Option(help="Latent denoiser training steps.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the whole fit.")] = _DEFAULT.seed,
+    force: Annotated[
+        bool, typer.Option(help="Retrain even if OUT already holds a generator.")
+    ] = False,
+) -> None:
+    """Fit a generator (autoencoder, then latent denoiser) on a zoo group and save it to OUT."""
+    if (out / "config.json").exists() and not force:
+        _console.print(f"{out} already holds a trained generator; kept (pass --force to retrain)")
+        return
+    config = replace(
+        _DEFAULT,
+        path=path,
+        condition=condition,
+        latent_noise=latent_noise,
+        ae_steps=ae_steps,
+        denoiser_steps=denoiser_steps,
+        seed=seed,
+    )
+    with Zoo.open(zoo) as store:
+        data = training_set(store.group(group), None if split == "all" else split)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
+    with Progress(*columns, console=_console) as progress:
+        bars: dict[str, int] = {}
+
+        def report(stage: str, step: int, total: int, loss: float) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total, note="")
+            progress.update(bars[stage], completed=step, note=f"loss {loss:.4f}")
+
+        generator = ParamGenerator.fit(data, config, report)
+    generator.save_pretrained(out)
+    _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")
+
+
+@user_errors
+def generate(
+    generator_dir: GeneratorDir,
+    condition: Annotated[
+        list[str], typer.Option(help="NAME=VALUE, e.g. rotation=30 (repeat for several).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder (peft, safetensors) or zoo file (zoo).")],
+    n: Annotated[int, typer.Option(help="How many parameter sets.")] = 10,
+    format: Annotated[
+        OutputFormat, typer.Option(help="peft folders, safetensors files, or rows of a zoo group.")
+    ] = OutputFormat.peft,
+    seed: Annotated[
+        int, typer.Option(help="Sampling seed (eval with the same seed scores the same sets).")
+    ] = 0,
+    steps: Annotated[int | None, typer.Option(help="Solver steps (default: per path).")] = None,
+    sampler: Annotated[
+        str | None, typer.Option(help="euler, heun, euler-maruyama, ddpm or ddim.")
+    ] = None,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance scale (1 = none).")
+    ] = 1.0,
+) -> None:
+    """Sample N parameter sets for a condition and write them out."""
+    generator = _load(generator_dir)
+    values = parse_assignments(condition, "--condition")
+    rows = generator.sample_rows(
+        values, n, seed=seed, steps=steps, sampler=sampler, guidance=guidance
+    )
+    meta = generator.metadata
+    if format is OutputFormat.zoo:
+        family, backbone, task = meta["group"].split("/")
+        with Zoo.open(out, "a") if out.exists() else Zoo.create(out) as store:
+            target = store.create_group(
+                family=family,
+                backbone=backbone,
+                task=f"{task}-generated",
+                schema=generator.schema,
+                conditions=generator.condition_shapes,
+                family_config=meta.get("family_config", {}),
+                exist_ok=True,
+            )
+            written = target.append(rows, conditions=values, seed=seed, split="generated")
+        target_name = group_name(family, backbone, f"{task}-generated")
+        _console.print(
+            f"appended rows {written.start}…{written.stop - 1} to {target_name} in {out}"
+        )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    description = json.dumps({"generator": str(generator_dir), "condition": values, "seed": seed})
+    for index, row in enumerate(rows):
+        tensors = generator.schema.unflatten(row)
+        if format is OutputFormat.peft:
+            if meta.get("family") != "lora":
+                raise ParamgenError(
+                    f"this generator makes {meta.get('family')!r} weights; use --format safetensors"
+                )
+            write_peft_adapter(
+                out / f"sample_{index:03d}", PeftAdapter(meta["family_config"], tensors)
+            )
+        else:
+            contiguous = {name: tensor.contiguous() for name, tensor in tensors.items()}
+            save_file(
+                contiguous,
+                out / f"sample_{index:03d}.safetensors",
+                metadata={"paramgen": description},
+            )
+    _console.print(f"wrote {n} {format.value} parameter sets to {out}")
+
+
+@user_errors
+def evaluate(
+    generator_dir: GeneratorDir,
+    zoo: Annotated[
+        Path, typer.Argument(help="Zoo holding the generator's group and base weights.")
+    ],
+    values: Annotated[
+        str | None, typer.Option(help="Condition values (default: every value in the group).")
+    ] = None,
+    n: Annotated[int, typer.Option(help="Parameter sets generated per value.")] = 20,
+    seed: Annotated[int, typer.Option(help="Sampling seed (same as generate's).")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write the scores as JSON here.")] = None,
+) -> None:
+    """Score generated LoRA adapters per condition value, next to the baselines (a)–(e)."""
+    generator = _load(generator_dir)
+    with Zoo.open(zoo) as store:
+        name = generator.metadata["group"]
+        (style,) = store.group(name).condition_shapes
+        chosen = (
+            parse_values(values)
+            if values
+            else sorted(set(store.group(name).read().conditions[style].tolist()))
+        )
+        scores = evaluate_lora_generator(generator, store, name, chosen, n=n, seed=seed)
+    table = Table(title=f"{name}: median accuracy per {style}")
+    for column in (
+        style,
+        "split",
+        "generated",
+        "(a) trained",
+        "(b) nearest",
+        "(c) noise",
+        "(d) ΔW interp",
+        "(e) none",
+    ):
+        table.add_column(column)
+    for s in scores:
+        medians = [
+            statistics.median(x)
+            for x in (s.generated, s.trained or [float("nan")], s.nearest_condition, s.noise_added)
+        ]
+        table.add_row(
+            f"{s.value:g}",
+            s.split,
+            *(f"{m:.3f}" for m in medians),
+            f"{s.interpolated:.3f}",
+            f"{s.no_adapter:.3f}",
+        )
+    _console.print(table)
+    summary = summarize_scores(scores)
+    for split, row in summary.items():
+        _console.print(
+            f"{split}: generated {row['generated']:.3f} vs trained {row['trained']:.3f} "
+            f"(ratio {row['generated_over_trained']:.3f})"
+        )
+    if out:
+        out.write_text(
+            json.dumps({"summary": summary, "scores": [s.as_dict() for s in scores]}, indent=1)
+        )
+
+
+@inspect_app.command("pca")
+@user_errors
+def inspect_pca(
+    generator_dir: GeneratorDir,
+    zoo: Annotated[Path, typer.Argument(help="Zoo holding the generator's training rows.")],
+    out: Annotated[Path, typer.Option(help="Folder for latent_pca.png and latent_pca.csv.")],
+    per_value: Annotated[int, typer.Option(help="Generated latents per condition value.")] = 4,
+) -> None:
+    """PCA of latents: training rows vs generated ones, coloured by condition (PNG + CSV)."""
+    generator = _load(generator_dir)
+    with Zoo.open(zoo) as store:
+        data = training_set(store.group(generator.metadata["group"]), split=None)
+    (style,) = data.conditions
+    values = sorted(set(data.conditions[style].tolist()))
+    generated = torch.cat([generator.sample_latents({style: v}, per_value, seed=1) for v in values])
+    view = latent_pca(
+        generator.encode(data.params).numpy(),
+        data.conditions[style].numpy(),
+        generated.numpy(),
+        [v for v in values for _ in range(per_value)],
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    save_pca(view, out / "latent_pca.png", out / "latent_pca.csv", style)
+    _console.print(f"wrote {out / 'latent_pca.png'} and {out / 'latent_pca.csv'}")
