@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.errors import user_errors
+from cli.progress import StageBars
 from paramgen.errors import ParamgenError
 from zoo.builders import ContinuumConfig, LoraZooConfig, build_lora_continuum, build_lora_zoo
 
@@ -38,28 +36,15 @@ def parse_values(text: str) -> tuple[float, ...]:
         ) from None
 
 
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[tuple[Progress, int]]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=_console) as progress:
-        yield progress, progress.add_task(description, total=total)
-
-
 def build_lora_with_progress(zoo: Path, config: LoraZooConfig) -> None:
     """Run the LoRA zoo builder with one progress step per style value."""
-    with _progress(f"LoRA runs ({config.style})", len(config.values)) as (progress, bar):
+    name = f"LoRA runs ({config.style})"
+    with StageBars(_console) as bars:
 
         def report(value: float, best: float | None) -> None:
             outcome = "already built" if best is None else f"best accuracy {best:.3f}"
-            progress.console.print(
-                f"{config.style} {value:+g} ({config.split_of(value)}): {outcome}"
-            )
-            progress.advance(bar)
+            bars.print(f"{config.style} {value:+g} ({config.split_of(value)}): {outcome}")
+            bars.advance(name, len(config.values))
 
         build_lora_zoo(zoo, config, on_run=report)
 
@@ -135,9 +120,9 @@ def build_continuum(
     config = ContinuumConfig(
         source=source, value_a=value_a, value_b=value_b, count=count, task=task
     )
-    with _progress("continuum adapters", count) as (progress, bar):
+    with StageBars(_console) as bars:
         build_lora_continuum(
-            zoo, config, on_chunk=lambda done, _: progress.update(bar, completed=done)
+            zoo, config, on_chunk=lambda done, total: bars.set("continuum adapters", total, done)
         )
     family, backbone, _ = source.split("/")
     _console.print(f"zoo {zoo}: group {family}/{backbone}/{task} complete")

@@ -12,12 +12,12 @@ from typing import Annotated
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from safetensors.torch import save_file
 
 from cli.build_commands import parse_values
 from cli.errors import user_errors
+from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator
@@ -89,22 +89,8 @@ def train(
     )
     with Zoo.open(zoo) as store:
         data = training_set(store.group(group), None if split == "all" else split)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-    )
-    with Progress(*columns, console=_console) as progress:
-        bars: dict[str, int] = {}
-
-        def report(stage: str, step: int, total: int, loss: float) -> None:
-            if stage not in bars:
-                bars[stage] = progress.add_task(stage, total=total, note="")
-            progress.update(bars[stage], completed=step, note=f"loss {loss:.4f}")
-
-        generator = ParamGenerator.fit(data, config, report)
+    with StageBars(_console) as bars:
+        generator = ParamGenerator.fit(data, config, bars.training_step)
     generator.save_pretrained(out)
     _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")
 

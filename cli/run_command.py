@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.build_commands import parse_values
 from cli.errors import user_errors
+from cli.progress import StageBars
 from zoo.builders import LoraZooConfig
 from zoo.main_job import MainJobConfig, run_main_job
 
@@ -55,35 +55,13 @@ def run(
         generator=generator,
         samples=samples,
     )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-    )
-    with Progress(*columns, console=_console) as progress:
-        bars: dict[str, int] = {}
-
-        def bar(name: str, total: int) -> int:
-            if name not in bars:
-                bars[name] = progress.add_task(name, total=total, note="")
-            return bars[name]
-
-        def on_run(value: float, best: float | None) -> None:
-            progress.advance(bar("zoo: LoRA runs", len(config.zoo.values)))
-
-        def on_progress(stage: str, step: int, total: int, loss: float) -> None:
-            progress.update(
-                bar(f"generator: {stage}", total), completed=step, note=f"loss {loss:.4f}"
-            )
-
+    with StageBars(_console) as bars:
         report = run_main_job(
             out,
             config,
-            on_run=on_run,
-            on_progress=on_progress,
-            on_stage=lambda stage: progress.console.print(f"stage: {stage}"),
+            on_run=lambda value, best: bars.advance("zoo: LoRA runs", len(config.zoo.values)),
+            on_progress=lambda stage, *rest: bars.training_step(f"generator: {stage}", *rest),
+            on_stage=lambda stage: bars.print(f"stage: {stage}"),
         )
     typer.echo(report.read_text())
     typer.echo(f"report: {report}")

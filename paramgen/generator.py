@@ -145,24 +145,47 @@ class ParamGenerator(nn.Module):
         generator._train_denoiser(rows, data.conditions, rng, on_progress)
         return generator.eval()
 
-    def _train_autoencoder(
-        self, rows: torch.Tensor, rng: torch.Generator, on_progress: Progress | None
+    @staticmethod
+    def _optimise(
+        stage: str,
+        parameters: list[torch.Tensor],
+        lr: float,
+        weight_decay: float,
+        steps: int,
+        loss_of_step: Callable[[], torch.Tensor],
+        on_progress: Progress | None,
     ) -> None:
-        config = self.config
-        optimiser = torch.optim.AdamW(
-            self.autoencoder.parameters(), lr=config.ae_lr, weight_decay=2e-6
-        )
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.ae_steps)
-        self.autoencoder.train()
-        for step in range(1, config.ae_steps + 1):
-            batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
-            loss = F.mse_loss(self.autoencoder(batch, rng), batch)
+        """AdamW with a cosine learning-rate decay over ``steps`` steps of ``loss_of_step``."""
+        optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+        for step in range(1, steps + 1):
+            loss = loss_of_step()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
             if on_progress:
-                on_progress("autoencoder", step, config.ae_steps, loss.item())
+                on_progress(stage, step, steps, loss.item())
+
+    def _train_autoencoder(
+        self, rows: torch.Tensor, rng: torch.Generator, on_progress: Progress | None
+    ) -> None:
+        config = self.config
+
+        def reconstruction_loss() -> torch.Tensor:
+            batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
+            return F.mse_loss(self.autoencoder(batch, rng), batch)
+
+        self.autoencoder.train()
+        self._optimise(
+            "autoencoder",
+            list(self.autoencoder.parameters()),
+            config.ae_lr,
+            2e-6,
+            config.ae_steps,
+            reconstruction_loss,
+            on_progress,
+        )
         self.autoencoder.eval()
         with torch.no_grad():
             latents = self.autoencoder.encode(rows)
@@ -188,31 +211,32 @@ class ParamGenerator(nn.Module):
     ) -> None:
         config = self.config
         latents = self.encode_normalized(rows).detach()
-        trainable = [
-            *self.denoiser.parameters(),
-            *self.condition_encoder.parameters(),
-            self.null_condition,
-        ]
-        optimiser = torch.optim.AdamW(trainable, lr=config.denoiser_lr, weight_decay=0.0)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.denoiser_steps)
-        self.denoiser.train()
-        for step in range(1, config.denoiser_steps + 1):
+
+        def path_loss() -> torch.Tensor:
             index = torch.randint(len(latents), (config.batch_size,), generator=rng)
             batch = {name: value[index] for name, value in conditions.items()}
             inputs = self.condition_encoder.training_inputs(batch, rng)
             drop = torch.rand(config.batch_size, generator=rng) < config.condition_dropout
             noise = torch.randn(latents[index].shape, generator=rng)
             sample = self.path.sample_training(latents[index], noise, rng)
-            prediction = self.denoiser(
-                sample.x_t, sample.t, self._condition_embedding(inputs, drop)
-            )
-            loss = F.mse_loss(prediction, sample.target)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            if on_progress:
-                on_progress("denoiser", step, config.denoiser_steps, loss.item())
+            embedding = self._condition_embedding(inputs, drop)
+            return F.mse_loss(self.denoiser(sample.x_t, sample.t, embedding), sample.target)
+
+        trainable = [
+            *self.denoiser.parameters(),
+            *self.condition_encoder.parameters(),
+            self.null_condition,
+        ]
+        self.denoiser.train()
+        self._optimise(
+            "denoiser",
+            trainable,
+            config.denoiser_lr,
+            0.0,
+            config.denoiser_steps,
+            path_loss,
+            on_progress,
+        )
         self.denoiser.eval()
 
     # ------------------------------------------------------------------------ encode / decode
