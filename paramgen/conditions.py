@@ -18,11 +18,17 @@ from torch import nn
 
 from paramgen.data import Style, apply_style, load_digits16
 from paramgen.embeddings import sinusoidal_features
-from paramgen.errors import ParamgenError
+from paramgen.errors import ParamgenError, check_names
 
 __all__ = ["ScalarConditionEncoder", "ImageConditionEncoder", "CONDITION_ENCODERS"]
 
 Conditions = Mapping[str, torch.Tensor]
+
+
+def _repeat_single(value: object, sample_ndim: int, n: int) -> torch.Tensor:
+    """``value`` as a batch: one sample (``sample_ndim`` dims) is repeated n times."""
+    tensor = torch.as_tensor(value, dtype=torch.float32)
+    return tensor.expand(n, *tensor.shape) if tensor.ndim == sample_ndim else tensor
 
 
 class ScalarConditionEncoder(nn.Module):
@@ -42,14 +48,7 @@ class ScalarConditionEncoder(nn.Module):
         )
 
     def _flat(self, conditions: Conditions) -> torch.Tensor:
-        unknown = sorted(set(conditions) - set(self.shapes))
-        missing = sorted(set(self.shapes) - set(conditions))
-        if unknown or missing:
-            raise ParamgenError(
-                f"this generator is conditioned on {list(self.shapes)}; "
-                + (f"unknown {unknown} " if unknown else "")
-                + (f"missing {missing}" if missing else "")
-            )
+        check_names(conditions, self.shapes, "this generator is conditioned on")
         columns = []
         for name, shape in self.shapes.items():
             value = torch.as_tensor(conditions[name], dtype=torch.float32)
@@ -70,6 +69,13 @@ class ScalarConditionEncoder(nn.Module):
 
     def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
         return conditions
+
+    def batch(self, conditions: Mapping, n: int) -> Conditions:
+        """One value per condition (repeated n times) or n values, as batched tensors."""
+        return {
+            name: _repeat_single(value, len(self.shapes.get(name, ())), n)
+            for name, value in conditions.items()
+        }
 
     def forward(self, conditions: Conditions) -> torch.Tensor:
         scaled = (self._flat(conditions) - self.low) / (self.high - self.low)  # [N, width]
@@ -115,6 +121,10 @@ class ImageConditionEncoder(nn.Module):
 
     def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
         return {"images": self.render(conditions[self.style].reshape(-1), generator)}
+
+    def batch(self, conditions: Mapping, n: int) -> Conditions:
+        """One example set [K, 1, H, W] (repeated n times) or n of them [n, K, 1, H, W]."""
+        return {name: _repeat_single(value, 4, n) for name, value in conditions.items()}
 
     def forward(self, conditions: Conditions) -> torch.Tensor:
         if set(conditions) != {"images"}:

@@ -257,15 +257,6 @@ class ParamGenerator(nn.Module):
             )
 
     # ------------------------------------------------------------------------------- sampling
-    def _batched_condition(self, condition: Mapping, n: int) -> dict[str, torch.Tensor]:
-        batched = {}
-        for name, value in condition.items():
-            value = torch.as_tensor(value, dtype=torch.float32)
-            expected = self.condition_shapes.get(name)
-            one_sample = value.ndim == len(expected) if expected is not None else value.ndim == 4
-            batched[name] = value.expand(n, *value.shape) if one_sample else value
-        return batched
-
     @torch.no_grad()
     def sample_latents(
         self,
@@ -288,7 +279,7 @@ class ParamGenerator(nn.Module):
                 f"sampler {sampler!r} does not fit the {self.config.path!r} path; "
                 f"choose one of {samplers_for(self.path)}"
             )
-        embedding = self._condition_embedding(self._batched_condition(condition, n), None)
+        embedding = self._condition_embedding(self.condition_encoder.batch(condition, n), None)
         if embedding.shape[0] != n:
             raise ParamgenError(f"got {embedding.shape[0]} condition values for n={n} samples")
         null = self.null_condition.expand_as(embedding)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import torch
 
-from paramgen.errors import ParamgenError
+from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
 from zoo.row_io import read_rows, write_rows
 
@@ -147,14 +147,7 @@ class ZooGroup:
         return range(start, start + rows)
 
     def _condition_columns(self, conditions: Mapping[str, ArrayLike], rows: int) -> dict:
-        unknown = sorted(set(conditions) - set(self.condition_shapes))
-        missing = sorted(set(self.condition_shapes) - set(conditions))
-        if unknown or missing:
-            raise ParamgenError(
-                f"group {self.name!r} has conditions {sorted(self.condition_shapes)}; "
-                + (f"unknown {unknown} " if unknown else "")
-                + (f"missing {missing}" if missing else "")
-            )
+        check_names(conditions, self.condition_shapes, f"group {self.name!r} has conditions")
         return {
             name: _as_array(conditions[name], rows, shape, f"condition {name!r}").astype(np.float32)
             for name, shape in self.condition_shapes.items()

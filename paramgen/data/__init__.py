@@ -1,7 +1,7 @@
 """Built-in data that needs no download: sklearn's digits with style transforms, 2D toys."""
 
 from paramgen.data.digits import DigitImages, load_digits16
-from paramgen.data.styles import STYLE_PARAMETERS, Style, apply_style, rotate
+from paramgen.data.styles import STYLE_PARAMETERS, Style, apply_style
 from paramgen.data.toy2d import TOY_DISTRIBUTIONS, sample_toy
 
 __all__ = [
@@ -11,6 +11,5 @@ __all__ = [
     "TOY_DISTRIBUTIONS",
     "apply_style",
     "load_digits16",
-    "rotate",
     "sample_toy",
 ]

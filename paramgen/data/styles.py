@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["Style", "STYLE_PARAMETERS", "apply_style", "rotate"]
+__all__ = ["Style", "STYLE_PARAMETERS", "apply_style"]
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,3 @@ def apply_style(images: torch.Tensor, style: Style) -> torch.Tensor:
     if style.contrast != 1.0:
         out = 0.5 + style.contrast * (out - 0.5)
     return out.clamp(0.0, 1.0)
-
-
-def rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Rotate [N, C, H, W] images counter-clockwise by ``degrees`` about their centre."""
-    return apply_style(images, Style(rotation=degrees))

@@ -21,7 +21,6 @@ from paramgen.families.lora_algebra import lora_modules
 
 __all__ = [
     "stack_adapters",
-    "unstack_adapters",
     "batched_logits",
     "batched_accuracy",
     "train_lora_batched",
@@ -33,13 +32,6 @@ Stacked = dict[str, torch.Tensor]
 def stack_adapters(adapters: Sequence[Mapping[str, torch.Tensor]]) -> Stacked:
     """M adapters → one dict of [M, ...] tensors."""
     return {name: torch.stack([adapter[name] for adapter in adapters]) for name in adapters[0]}
-
-
-def unstack_adapters(stacked: Stacked) -> list[dict[str, torch.Tensor]]:
-    count = len(next(iter(stacked.values())))
-    return [
-        {name: value[i].detach().clone() for name, value in stacked.items()} for i in range(count)
-    ]
 
 
 def _merged_forward(backbone: nn.Module, spec: LoraSpec) -> Callable:
