@@ -96,18 +96,23 @@ def train_lora_batched(
     steps: int,
     lr: float,
     batch_size: int = 64,
+    initial: Sequence[Mapping[str, torch.Tensor] | None] | None = None,
     on_step: Callable[[int, Stacked], None] | None = None,
 ) -> Stacked:
     """Train one adapter per (dataset, seed) together; returns the stacked final factors.
 
-    Adapter m starts from peft's initialisation under ``torch.manual_seed(seeds[m])`` and draws its
-    minibatches from a generator seeded with ``seeds[m]`` — as ``train_classifier`` does.
+    Adapter m starts from ``initial[m]`` (a warm start) or, where that is None, from peft's
+    initialisation under ``torch.manual_seed(seeds[m])``; it draws its minibatches from a
+    generator seeded with ``seeds[m]`` — as ``train_classifier`` does.
     """
-    initial = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        initial.append(lora_tensors(attach_lora(backbone, spec)))
-    stacked = {name: value.requires_grad_() for name, value in stack_adapters(initial).items()}
+    starts = []
+    for m, seed in enumerate(seeds):
+        warm = initial[m] if initial is not None else None
+        if warm is None:
+            torch.manual_seed(seed)
+            warm = lora_tensors(attach_lora(backbone, spec))
+        starts.append({name: value.detach().clone() for name, value in warm.items()})
+    stacked = {name: value.requires_grad_() for name, value in stack_adapters(starts).items()}
     optimiser = torch.optim.Adam(stacked.values(), lr=lr)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     images = torch.stack([d.images for d in datasets])  # [M, N, C, H, W]

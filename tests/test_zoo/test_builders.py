@@ -1,4 +1,5 @@
-"""The LoRA zoo builders on tiny configs: rows, splits, canonical form, resuming, continuum."""
+"""The LoRA zoo builders on tiny configs: rows, splits, warm starts, canonical form, resuming,
+continuum."""
 
 import pytest
 import torch
@@ -24,15 +25,43 @@ def test_rows_conditions_splits_and_provenance(built):
         group = zoo.group("lora/digits-cnn/rotation")
         rows = group.read()
     assert len(rows) == 9
-    assert rows.conditions["rotation"].tolist() == [-30.0] * 3 + [0.0] * 3 + [15.0] * 3
+    # The chain's anchor (0°) trains first, then the runs warm-started from it.
+    assert rows.conditions["rotation"].tolist() == [0.0] * 3 + [-30.0] * 3 + [15.0] * 3
     assert rows.split == ["train"] * 6 + ["heldout"] * 3  # 15° is in the bin [7.5, 22.5)
     assert rows.step.tolist() == [10, 11, 12] * 3
-    assert rows.run.tolist() == [0] * 3 + [1] * 3 + [2] * 3
+    assert rows.run.tolist() == [1] * 3 + [0] * 3 + [2] * 3
     assert not rows.metrics["accuracy"].isnan().any()
 
 
-def test_rows_are_stored_in_canonical_form(built):
-    with Zoo.open(built) as zoo:
+def test_chain_plan_starts_training_values_from_inward_neighbours_and_heldout_from_nearest():
+    parents = LoraZooConfig().warm_starts()  # train bins: |v| < 7.5, 22.5..37.5, 52.5..67.5, ...
+    assert parents[0.0] is None
+    assert parents[5.0] == 0.0 and parents[-5.0] == 0.0
+    assert parents[25.0] == 5.0 and parents[-25.0] == -5.0
+    assert parents[90.0] == 85.0
+    assert parents[10.0] == 5.0 and parents[20.0] == 25.0
+    assert parents[15.0] == 5.0  # equidistant from 5 and 25: towards 0
+    heldout = [v for v in parents if LoraZooConfig().split_of(v) == "heldout"]
+    assert all(LoraZooConfig().split_of(parents[v]) == "train" for v in heldout)
+    assert set(LoraZooConfig(init="per-run").warm_starts().values()) == {None}
+
+
+def test_chain_runs_start_from_their_parent(tmp_path):
+    """One step at a small learning rate: a warm-started run stays next to its parent."""
+    config = dict(values=(0.0, 30.0), steps=1, keep_last=1, lr=1e-4)
+    distance = {}
+    for init in ("chain", "per-run"):
+        build_lora_zoo(tmp_path / f"{init}.h5", LoraZooConfig(**config, init=init))
+        with Zoo.open(tmp_path / f"{init}.h5") as zoo:
+            params = zoo.group("lora/digits-cnn/rotation").read().params
+        distance[init] = (params[0] - params[1]).norm().item()
+    assert distance["chain"] < 0.05 * distance["per-run"]
+
+
+def test_canonical_option_stores_canonical_factors(tmp_path):
+    config = LoraZooConfig(**{**TINY, "values": (0.0, 30.0)}, canonical=True)
+    build_lora_zoo(tmp_path / "c.h5", config)
+    with Zoo.open(tmp_path / "c.h5") as zoo:
         group = zoo.group("lora/digits-cnn/rotation")
         identity = group.family_config
         spec = LoraSpec(tuple(identity["target_modules"]), identity["r"], identity["lora_alpha"])
@@ -45,13 +74,13 @@ def test_rebuild_skips_finished_values_and_adds_new_ones(built, tmp_path):
     seen = []
     config = LoraZooConfig(**{**TINY, "values": (-30.0, 0.0, 15.0, 45.0)})
     build_lora_zoo(built, config, on_run=lambda value, best: seen.append((value, best is None)))
-    assert seen == [(-30.0, True), (0.0, True), (15.0, True), (45.0, False)]
+    assert seen == [(-30.0, True), (0.0, True), (15.0, True), (45.0, False)]  # 45°: from 0°
     with Zoo.open(built) as zoo:
         assert len(zoo.group("lora/digits-cnn/rotation")) == 12
 
 
 def test_sequential_and_batched_builds_agree(tmp_path):
-    config = dict(values=(20.0,), steps=4, keep_last=2, batch_size=16)
+    config = dict(values=(0.0, 20.0), steps=4, keep_last=2, batch_size=16)  # 20°: warm start
     scores = {}
     for method in ("sequential", "batched"):
         path = tmp_path / f"{method}.h5"
@@ -87,7 +116,7 @@ def test_continuum_rows_are_exact_interpolations(built):
     with Zoo.open(built) as zoo:
         source = zoo.group("lora/digits-cnn/rotation")
         spec = LoraSpec(("conv1", "conv2", "fc1"), 4, 4.0)
-        a, b = source.tensors(2), source.tensors(5)  # last checkpoints of -30° and 0°
+        a, b = source.tensors(5), source.tensors(2)  # last checkpoints of -30° and 0°
         group = zoo.group("lora/digits-cnn/c")
         rows = group.read()
         assert rows.conditions["lambda"].tolist() == pytest.approx([k / 20 for k in range(20)])

@@ -23,8 +23,7 @@ from paramgen.families import LoraSpec
 from paramgen.families.lora_algebra import interpolate
 from paramgen.families.lora_batched import batched_accuracy, stack_adapters
 from paramgen.schema import ParamSchema
-from zoo.builders.lora import styled
-from zoo.group import ZooGroup
+from zoo.builders.lora import last_checkpoint, styled
 from zoo.store import Zoo
 
 __all__ = ["ContinuumConfig", "build_lora_continuum"]
@@ -51,17 +50,6 @@ class ContinuumConfig:
         return "train" if (10 * k // self.count) % 2 else "heldout"
 
 
-def _endpoint(group: ZooGroup, style: str, value: float) -> dict[str, torch.Tensor]:
-    rows = group.indices(**{style: value})
-    if rows.size == 0:
-        raise ParamgenError(
-            f"group {group.name!r} has no adapter at {style}={value}; build it first or choose "
-            "another endpoint"
-        )
-    last = rows[group.read(rows).step.argmax()]
-    return group.tensors(int(last))
-
-
 def build_lora_continuum(
     path: str | Path,
     config: ContinuumConfig = ContinuumConfig(),
@@ -76,8 +64,8 @@ def build_lora_continuum(
         (style,) = source.condition_shapes
         identity = source.family_config
         spec = LoraSpec(tuple(identity["target_modules"]), identity["r"], identity["lora_alpha"])
-        a = _endpoint(source, style, config.value_a)
-        b = _endpoint(source, style, config.value_b)
+        a = last_checkpoint(source, style, config.value_a)
+        b = last_checkpoint(source, style, config.value_b)
         base = build_backbone(source.backbone)
         base.load_state_dict(zoo.backbone_weights(source.backbone))
         middle, out_spec = interpolate([a, b], [0.5, 0.5], spec)
