@@ -1,34 +1,36 @@
-"""The generator on the default rotation zoo: seen vs held-out angles, paths, latent-noise ablation,
-example-image conditioning, and time per usable adapter (3 seeds).
+"""The generator on the default rotation zoo: seen vs held-out angles, paths, latent-noise ablation
+and example-image conditioning, over 3 seeds.
 
-    python bench/generator_rotation.py [--zoo runs/default/zoo.h5] [--seeds 0 1 2]
+    python bench/generator_rotation.py [--seeds 0 1 2] [--jobs 1]
 
-For each configuration and seed: fit on the training angles, generate 20 adapters for every angle
-(training and held-out), score them on the rotated held-out test digits next to the baselines of
-``zoo.evaluation``. Writes bench/results/generator_rotation.json after every fit.
+Seed s builds the default zoo from seed s (base classifier and LoRA runs) and fits every
+configuration with seed s on its training angles; each fit generates 20 adapters for every angle
+(training and held-out), scored on the rotated held-out test digits next to the baselines of
+``zoo.evaluation``. Zoos, then fits, run in ``--jobs`` processes side by side. Writes
+bench/results/generator_rotation.json (or ``--results``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 
-from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
-from paramgen.families import attach_lora
-from paramgen.families.lora_batched import batched_accuracy, stack_adapters
 from paramgen.generator import ParamGenerator
-from paramgen.training import train_classifier
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.lora import styled
-from zoo.evaluation import evaluate_lora_generator, lora_spec_of
+from zoo.evaluation import evaluate_lora_generator
 from zoo.main_job import MainJobConfig
 from zoo.report import summarize_scores
 from zoo.store import Zoo
@@ -37,14 +39,27 @@ from zoo.training_set import training_set
 RESULTS = Path(__file__).with_name("results") / "generator_rotation.json"
 GROUP = "lora/digits-cnn/rotation"
 BASE = MainJobConfig().generator
+FLOW = "flow (linear path, Heun 25), latent noise 0.1"
 CONFIGS = {
-    "flow (linear path), latent noise 0.1": BASE,
+    FLOW: BASE,
     "flow, no latent noise (ablation)": replace(BASE, latent_noise=0.0),
     "ddpm (eps, DDIM 50 steps)": replace(BASE, path="ddpm"),
+    "flow, conditioned on 16 example images": replace(BASE, condition="style-images"),
 }
+IMAGES = "flow, conditioned on 16 example images"
+SUMMARY_KEYS = (
+    "generated",
+    "trained",
+    "generated_over_trained",
+    "nearest_condition",
+    "noise_added",
+    "interpolated",
+    "no_adapter",
+    "median_nearest_distance",
+)
 
 
-def mean_sd(values: list[float]) -> dict[str, float]:
+def mean_sd(values: list[float]) -> dict:
     return {
         "mean": round(statistics.mean(values), 4),
         "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
@@ -52,125 +67,110 @@ def mean_sd(values: list[float]) -> dict[str, float]:
     }
 
 
-def timing(generator: ParamGenerator, zoo: Zoo) -> dict[str, float]:
-    """Seconds for 100 generated adapters vs one fine-tuned adapter, and how many are usable."""
-    group = zoo.group(GROUP)
-    base = build_backbone("digits-cnn")
-    base.load_state_dict(zoo.backbone_weights("digits-cnn"))
-    spec = lora_spec_of(group)
-    angle = 45.0  # a held-out angle
-    started = time.perf_counter()
-    adapters = generator.sample({"rotation": angle}, 100, seed=7)
-    generate_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    torch.manual_seed(0)
-    model = attach_lora(base, spec)
-    train_classifier(model, styled(load_digits16("train"), "rotation", angle), steps=300, lr=1e-2)
-    finetune_seconds = time.perf_counter() - started
-    trained = group.read(group.indices(rotation=angle)).metrics["accuracy"].median().item()
-    scores = batched_accuracy(
-        base, spec, stack_adapters(adapters), styled(load_digits16("test"), "rotation", angle)
-    )
-    usable = int((scores >= 0.9 * trained).sum())
-    per_usable = generate_seconds / max(usable, 1)
+def _example_images(angle: float, seed: int) -> torch.Tensor:
+    """16 rotated *test* digits: example images the generator never saw."""
+    test = styled(load_digits16("test"), "rotation", angle)
+    picks = torch.randperm(len(test.labels), generator=torch.Generator().manual_seed(seed))[:16]
+    return test.images[picks]
+
+
+def fit_and_score(zoo_path: Path, name: str, seed: int, samples: int, out: Path) -> dict:
+    """One (configuration, seed): fit, save, score every angle; per-angle medians kept."""
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    config = replace(CONFIGS[name], seed=seed)
+    with Zoo.open(zoo_path) as zoo:
+        started = time.perf_counter()
+        generator = ParamGenerator.fit(training_set(zoo.group(GROUP)), config)
+        fit_seconds = time.perf_counter() - started
+        generator.save_pretrained(out)
+        values = LoraZooConfig().values
+        # An image-conditioned generator gets 16 rotated test digits instead of the angle.
+        images = config.condition == "style-images"
+        scores = evaluate_lora_generator(
+            generator,
+            zoo,
+            GROUP,
+            values,
+            n=samples,
+            seed=seed,
+            condition_of=(lambda value: {"images": _example_images(value, seed)})
+            if images
+            else None,
+        )
     return {
-        "generate_100_s": round(generate_seconds, 3),
-        "finetune_1_s": round(finetune_seconds, 2),
-        "usable_of_100": usable,
-        "usable_rule": "accuracy >= 0.9 x trained median at 45 deg",
-        "finetune_over_generate_per_usable": round(finetune_seconds / per_usable, 1),
+        "summary": summarize_scores(scores),
+        "per_value": {
+            s.value: {"split": s.split, "generated": statistics.median(s.generated)} for s in scores
+        },
+        "fit_seconds": round(fit_seconds, 1),
     }
 
 
-def image_conditioning(zoo: Zoo, seed: int, scalar: ParamGenerator) -> dict[str, float]:
-    """Held-out angles: adapters from 16 rotated *test* digits vs from the angle itself."""
-    data = training_set(zoo.group(GROUP))
-    generator = ParamGenerator.fit(data, replace(BASE, condition="style-images", seed=seed))
-    group = zoo.group(GROUP)
-    base = build_backbone("digits-cnn")
-    base.load_state_dict(zoo.backbone_weights("digits-cnn"))
-    spec = lora_spec_of(group)
-    test = load_digits16("test")
-    heldout = sorted(
-        {
-            v
-            for v, s in zip(
-                group.read().conditions["rotation"].tolist(), group.read().split, strict=True
-            )
-            if s == "heldout"
-        }
-    )
-    gaps = []
-    for angle in heldout:
-        styled_test = styled(test, "rotation", angle)
-        examples = styled_test.images[
-            torch.randperm(len(styled_test.labels), generator=torch.Generator().manual_seed(seed))[
-                :16
-            ]
+def image_gap(per_seed: dict) -> dict:
+    """Held-out angles: points the image-conditioned adapters score below the angle-conditioned."""
+    means, gaps = [], []
+    for seed, record in per_seed[IMAGES].items():
+        by_angle = per_seed[FLOW][seed]["per_value"]
+        seed_gaps = [
+            100 * (by_angle[value]["generated"] - scored["generated"])
+            for value, scored in record["per_value"].items()
+            if scored["split"] == "heldout"
         ]
-        from_images = generator.sample({"images": examples}, 20, seed=seed)
-        from_angle = scalar.sample({"rotation": angle}, 20, seed=seed)
-        image_acc = (
-            batched_accuracy(base, spec, stack_adapters(from_images), styled_test).median().item()
-        )
-        angle_acc = (
-            batched_accuracy(base, spec, stack_adapters(from_angle), styled_test).median().item()
-        )
-        gaps.append(100 * (angle_acc - image_acc))
-    return {"mean_points_below_angle_conditioned": statistics.mean(gaps), "max_points": max(gaps)}
+        means.append(statistics.mean(seed_gaps))
+        gaps.extend(seed_gaps)
+    return {"mean_points_below": mean_sd(means), "worst_angle_points_below": round(max(gaps), 2)}
+
+
+def build_zoo(path: Path, seed: int) -> float:
+    """The default zoo from ``seed``; returns the seconds it took."""
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    started = time.perf_counter()
+    build_lora_zoo(path, LoraZooConfig(seed=seed))
+    return round(time.perf_counter() - started, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zoo", type=Path, default=None, help="an existing default zoo to reuse")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=1, help="zoos / fits run side by side")
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        zoo_path = args.zoo or Path(tmp) / "zoo.h5"
-        build_lora_zoo(zoo_path, LoraZooConfig())
-        results: dict = {
-            "command": "python bench/generator_rotation.py --seeds "
-            + " ".join(map(str, args.seeds)),
-            "configs": {},
-            "per_seed": {},
+    results: dict = {
+        "command": "python " + " ".join(sys.argv),
+        "cpu_cores": os.cpu_count(),
+        "configs": {},
+        "per_seed": {},
+    }
+    os.environ["BENCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool,
+    ):
+        zoos = {seed: Path(tmp) / f"zoo-{seed}.h5" for seed in args.seeds}
+        built = {seed: pool.submit(build_zoo, path, seed) for seed, path in zoos.items()}
+        results["zoo_seconds"] = {seed: future.result() for seed, future in built.items()}
+        futures = {
+            (name, seed): pool.submit(
+                fit_and_score, zoos[seed], name, seed, args.samples, Path(tmp) / f"gen-{i}-{seed}"
+            )
+            for i, name in enumerate(CONFIGS)
+            for seed in args.seeds
         }
-        with Zoo.open(zoo_path) as zoo:
-            data = training_set(zoo.group(GROUP))
-            values = LoraZooConfig().values
-            for name, config in CONFIGS.items():
-                for seed in args.seeds:
-                    started = time.perf_counter()
-                    generator = ParamGenerator.fit(data, replace(config, seed=seed))
-                    fit_seconds = time.perf_counter() - started
-                    scores = evaluate_lora_generator(
-                        generator, zoo, GROUP, values, n=args.samples, seed=seed
-                    )
-                    record = {
-                        "summary": summarize_scores(scores),
-                        "fit_seconds": round(fit_seconds, 1),
-                    }
-                    if name == next(iter(CONFIGS)):
-                        record["timing"] = timing(generator, zoo)
-                        record["images"] = image_conditioning(zoo, seed, generator)
-                    results["per_seed"].setdefault(name, {})[seed] = record
-                    print(name, seed, json.dumps(record), flush=True)
-                    runs = results["per_seed"][name].values()
-                    results["configs"][name] = {
-                        f"{split}_{key}": mean_sd([r["summary"][split][key] for r in runs])
-                        for split in ("train", "heldout")
-                        for key in (
-                            "generated",
-                            "trained",
-                            "generated_over_trained",
-                            "nearest_condition",
-                            "noise_added",
-                            "interpolated",
-                            "no_adapter",
-                            "median_nearest_distance",
-                        )
-                    }
-                    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        for (name, seed), future in futures.items():
+            record = future.result()
+            print(name, seed, json.dumps(record["summary"]), flush=True)
+            results["per_seed"].setdefault(name, {})[seed] = record
+    for name, runs in results["per_seed"].items():
+        results["configs"][name] = {
+            f"{split}_{key}": mean_sd([r["summary"][split][key] for r in runs.values()])
+            for split in ("train", "heldout")
+            for key in SUMMARY_KEYS
+        }
+    results["images_vs_angle"] = image_gap(results["per_seed"])
+    print(json.dumps(results["images_vs_angle"]))
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -279,7 +279,12 @@ class ParamGenerator(nn.Module):
                 f"sampler {sampler!r} does not fit the {self.config.path!r} path; "
                 f"choose one of {samplers_for(self.path)}"
             )
-        embedding = self._condition_embedding(self.condition_encoder.batch(condition, n), None)
+        device = self.latent_mean.device  # sampling runs where the generator is (.to("cuda"))
+        inputs = {
+            name: torch.as_tensor(value, dtype=torch.float32).to(device)
+            for name, value in self.condition_encoder.batch(condition, n).items()
+        }
+        embedding = self._condition_embedding(inputs, None)
         if embedding.shape[0] != n:
             raise ParamgenError(f"got {embedding.shape[0]} condition values for n={n} samples")
         null = self.null_condition.expand_as(embedding)
@@ -292,7 +297,7 @@ class ParamGenerator(nn.Module):
             return unconditional + guidance * (conditional - unconditional)
 
         rng = torch.Generator().manual_seed(seed)
-        noise = torch.randn(n, self.config.latent_dim, generator=rng)
+        noise = torch.randn(n, self.config.latent_dim, generator=rng).to(device)
         return solve(
             self.path,
             guided,

@@ -13,7 +13,7 @@ only copies its zoo has distance ≈ 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -71,9 +71,14 @@ def evaluate_lora_generator(
     values: Sequence[float],
     n: int = 20,
     seed: int = 0,
+    condition_of: Callable[[float], Mapping] | None = None,
     **sampling,
 ) -> list[ConditionScores]:
-    """Generate ``n`` adapters per value and score them with the baselines above."""
+    """Generate ``n`` adapters per value and score them with the baselines above.
+
+    ``condition_of(value)`` is what the generator is asked for at each value: by default the
+    style value itself, e.g. ``{"rotation": 30.0}``; example images for an image-conditioned one.
+    """
     group = zoo.group(group_name)
     (style,) = group.condition_shapes
     spec = lora_spec_of(group)
@@ -96,9 +101,8 @@ def evaluate_lora_generator(
             adapters = [group.schema.unflatten(row) for row in parameter_rows]
             return batched_accuracy(base, spec, stack_adapters(adapters), data).tolist()
 
-        generated = generator.sample_rows(
-            {style: float(value)}, n, seed=seed + int(value * 1000), **sampling
-        )
+        condition = condition_of(value) if condition_of else {style: float(value)}
+        generated = generator.sample_rows(condition, n, seed=seed + int(value * 1000), **sampling)
         distance = (
             torch.cdist(generator.normalizer.normalize(generated), train_normalised)
             .min(dim=1)

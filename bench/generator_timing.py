@@ -1,0 +1,115 @@
+"""Time per usable adapter: generating a batch of 100 vs fine-tuning one, in the same run.
+
+    python bench/generator_timing.py [--generator DIR] [--device cpu|cuda]
+
+Fits the main job's generator on the default zoo (or loads ``--generator``), then on ``--device``
+times one batch of 100 generated adapters at a held-out angle (after one warm-up batch) against one
+300-step peft fine-tune at that angle, and counts the generated adapters that are usable
+(accuracy ≥ 0.9 × the trained adapters' median there). Writes
+bench/results/generator_timing_<device>.json (or ``--results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from paramgen.backbones import build_backbone
+from paramgen.data import load_digits16
+from paramgen.data.digits import DigitImages
+from paramgen.families import attach_lora
+from paramgen.families.lora_batched import batched_accuracy, stack_adapters
+from paramgen.generator import ParamGenerator
+from paramgen.training import train_classifier
+from zoo.builders import LoraZooConfig, build_lora_zoo
+from zoo.builders.lora import styled
+from zoo.evaluation import lora_spec_of
+from zoo.main_job import MainJobConfig
+from zoo.store import Zoo
+from zoo.training_set import training_set
+
+RESULTS = Path(__file__).with_name("results")
+GROUP = "lora/digits-cnn/rotation"
+ANGLE = 45.0  # a held-out angle
+USABLE = 0.9  # usable: accuracy >= USABLE x the trained adapters' median at ANGLE
+
+
+def _synchronise(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def measure(generator: ParamGenerator, zoo: Zoo, device: str) -> dict:
+    group = zoo.group(GROUP)
+    base = build_backbone("digits-cnn")
+    base.load_state_dict(zoo.backbone_weights("digits-cnn"))
+    spec = lora_spec_of(group)
+    generator.to(device)
+    train = styled(load_digits16("train"), "rotation", ANGLE)
+    train = DigitImages(train.images.to(device), train.labels.to(device))
+
+    generator.sample({"rotation": ANGLE}, 100, seed=6)  # warm-up
+    _synchronise(device)
+    started = time.perf_counter()
+    adapters = generator.sample({"rotation": ANGLE}, 100, seed=7)
+    _synchronise(device)
+    generate_seconds = time.perf_counter() - started
+
+    torch.manual_seed(0)
+    model = attach_lora(base.to(device), spec)
+    started = time.perf_counter()
+    train_classifier(model, train, steps=300, lr=1e-2)
+    _synchronise(device)
+    finetune_seconds = time.perf_counter() - started
+
+    trained = group.read(group.indices(rotation=ANGLE)).metrics["accuracy"].median().item()
+    on_cpu = [{name: value.cpu() for name, value in adapter.items()} for adapter in adapters]
+    scores = batched_accuracy(
+        base.cpu(), spec, stack_adapters(on_cpu), styled(load_digits16("test"), "rotation", ANGLE)
+    )
+    usable = int((scores >= USABLE * trained).sum())
+    return {
+        "device": "cpu" if device == "cpu" else torch.cuda.get_device_name(device),
+        "torch_threads": torch.get_num_threads(),
+        "generate_100_seconds": round(generate_seconds, 4),
+        "finetune_1_seconds": round(finetune_seconds, 3),
+        "usable_of_100": usable,
+        "usable_rule": f"accuracy >= {USABLE} x trained median ({trained:.3f}) at {ANGLE:g} deg",
+        "finetune_over_generate_per_usable": round(
+            finetune_seconds / (generate_seconds / max(usable, 1)), 1
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generator", type=Path, default=None, help="a fitted generator folder")
+    parser.add_argument("--zoo", type=Path, default=None, help="the default zoo, if built")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--results", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        zoo_path = args.zoo or Path(tmp) / "zoo.h5"
+        build_lora_zoo(zoo_path, LoraZooConfig())
+        with Zoo.open(zoo_path) as zoo:
+            if args.generator:
+                generator = ParamGenerator.from_pretrained(args.generator)
+            else:
+                data = training_set(zoo.group(GROUP))
+                generator = ParamGenerator.fit(data, MainJobConfig().generator)
+            result = measure(generator, zoo, args.device)
+    result["command"] = "python " + " ".join(sys.argv)
+    print(json.dumps(result, indent=1))
+    path = args.results or RESULTS / f"generator_timing_{args.device.split(':')[0]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
