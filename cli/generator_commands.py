@@ -20,7 +20,7 @@ from cli.errors import user_errors
 from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
 from paramgen.errors import ParamgenError
-from paramgen.generator import GeneratorConfig, ParamGenerator
+from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.inspect import latent_pca, save_pca
 from zoo.evaluation import evaluate_lora_generator
 from zoo.peft_io import PeftAdapter, write_peft_adapter
@@ -70,14 +70,27 @@ def train(
     ae_steps: Annotated[int, typer.Option(help="Autoencoder training steps.")] = 1000,
     denoiser_steps: Annotated[int, typer.Option(help="Latent denoiser training steps.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the whole fit.")] = _DEFAULT.seed,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save the training state every N steps (resume point).")
+    ] = 100,
     force: Annotated[
-        bool, typer.Option(help="Retrain even if OUT already holds a generator.")
+        bool,
+        typer.Option(help="Retrain from scratch even if OUT holds a generator or a checkpoint."),
     ] = False,
 ) -> None:
-    """Fit a generator (autoencoder, then latent denoiser) on a zoo group and save it to OUT."""
-    if (out / "config.json").exists() and not force:
+    """Fit a generator (autoencoder, then latent denoiser) on a zoo group and save it to OUT.
+
+    The training state is saved to OUT/fit-checkpoint.safetensors as it goes: if the fit is
+    interrupted, the same command resumes from the last checkpoint and ends with the same weights.
+    """
+    checkpoint = out / FIT_CHECKPOINT
+    if force:
+        checkpoint.unlink(missing_ok=True)
+    elif (out / "config.json").exists():
         _console.print(f"{out} already holds a trained generator; kept (pass --force to retrain)")
         return
+    elif checkpoint.exists():
+        _console.print(f"resuming from {checkpoint}")
     config = replace(
         _DEFAULT,
         path=path,
@@ -89,9 +102,16 @@ def train(
     )
     with Zoo.open(zoo) as store:
         data = training_set(store.group(group), None if split == "all" else split)
-    with StageBars(_console) as bars:
-        generator = ParamGenerator.fit(data, config, bars.training_step)
+    try:
+        with StageBars(_console) as bars:
+            generator = ParamGenerator.fit(
+                data, config, bars.training_step, checkpoint, checkpoint_every
+            )
+    except KeyboardInterrupt:
+        _console.print(f"interrupted; run the same command again to resume from {checkpoint}")
+        raise typer.Exit(130) from None
     generator.save_pretrained(out)
+    checkpoint.unlink(missing_ok=True)
     _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from paramgen import __version__
 from paramgen.autoencoder import ParamAutoencoder
+from paramgen.checkpoint import FitCheckpoint, Resume, fingerprint
 from paramgen.conditions import CONDITION_ENCODERS
 from paramgen.denoiser import LatentDenoiser
 from paramgen.errors import ParamgenError
@@ -32,9 +33,10 @@ from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 from paramgen.solvers import samplers_for
 
-__all__ = ["GeneratorConfig", "TrainingSet", "ParamGenerator"]
+__all__ = ["FIT_CHECKPOINT", "GeneratorConfig", "TrainingSet", "ParamGenerator"]
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside them while a fit runs
 DEFAULT_SAMPLING = {"linear": ("heun", 25), "trig": ("heun", 25), "ddpm": ("ddim", 50)}
 Progress = Callable[[str, int, int, float], None]
 
@@ -72,6 +74,20 @@ class GeneratorConfig:
             raise ParamgenError(
                 f"condition_dropout must be in [0, 1), got {self.condition_dropout}"
             )
+
+
+@dataclass
+class _FitRun:
+    """What every training stage of one fit shares: its random stream and checkpointing."""
+
+    rng: torch.Generator
+    on_progress: Progress | None
+    checkpoint: FitCheckpoint | None = None
+    every: int = 100
+    resume: Resume | None = None
+
+
+_STAGES = ("autoencoder", "denoiser")
 
 
 @dataclass
@@ -126,51 +142,79 @@ class ParamGenerator(nn.Module):
         data: TrainingSet,
         config: GeneratorConfig = GeneratorConfig(),
         on_progress: Progress | None = None,
+        checkpoint: str | Path | None = None,
+        checkpoint_every: int = 100,
     ) -> ParamGenerator:
-        """Train the autoencoder, then the latent denoiser, on ``data``."""
+        """Train the autoencoder, then the latent denoiser, on ``data``.
+
+        With ``checkpoint`` (a file path), the training state is saved there every
+        ``checkpoint_every`` steps and at the end of each stage, and a fit that finds a checkpoint
+        of the same config and rows resumes from it, ending with the same weights as an
+        uninterrupted fit. The file is left in place; delete it once the generator is saved.
+        """
         if len(data.params) < 2:
             raise ParamgenError(
                 f"a generator needs at least 2 training rows, got {len(data.params)}"
             )
+        if checkpoint_every < 1:
+            raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         if not torch.isfinite(data.params).all():
             raise ParamgenError("training rows contain NaN or Inf; drop those checkpoints first")
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
+        torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
         generator.normalizer.fit(data.params)
         generator.condition_encoder.fit(data.conditions)
-        rng = torch.Generator().manual_seed(config.seed)
-        torch.manual_seed(config.seed)
+        run = _FitRun(torch.Generator().manual_seed(config.seed), on_progress)
+        if checkpoint is not None:
+            fit_fingerprint = fingerprint(
+                asdict(config),
+                [data.params, *(data.conditions[k] for k in sorted(data.conditions))],
+            )
+            run.checkpoint = FitCheckpoint(checkpoint, fit_fingerprint)
+            run.every = checkpoint_every
+            run.resume = run.checkpoint.read()
+            if run.resume is not None:
+                FitCheckpoint.restore_model(run.resume, generator)
         rows = generator.normalizer.normalize(data.params)
-        generator._train_autoencoder(rows, rng, on_progress)
-        generator._train_denoiser(rows, data.conditions, rng, on_progress)
+        generator._train_autoencoder(rows, run)
+        generator._train_denoiser(rows, data.conditions, run)
         return generator.eval()
 
-    @staticmethod
     def _optimise(
+        self,
         stage: str,
         parameters: list[torch.Tensor],
         lr: float,
         weight_decay: float,
         steps: int,
         loss_of_step: Callable[[], torch.Tensor],
-        on_progress: Progress | None,
+        run: _FitRun,
     ) -> None:
         """AdamW with a cosine learning-rate decay over ``steps`` steps of ``loss_of_step``."""
         optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-        for step in range(1, steps + 1):
+        first = 1
+        if run.resume is not None:
+            ahead = _STAGES.index(run.resume.stage) - _STAGES.index(stage)
+            if ahead > 0:
+                return  # finished before the checkpoint; its weights came with the model state
+            if ahead == 0:
+                FitCheckpoint.restore_training(run.resume, optimiser, schedule, run.rng)
+                first = run.resume.step + 1
+        for step in range(first, steps + 1):
             loss = loss_of_step()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
-            if on_progress:
-                on_progress(stage, step, steps, loss.item())
+            if run.checkpoint is not None and (step % run.every == 0 or step == steps):
+                run.checkpoint.save(stage, step, self, optimiser, schedule, run.rng)
+            if run.on_progress:
+                run.on_progress(stage, step, steps, loss.item())
 
-    def _train_autoencoder(
-        self, rows: torch.Tensor, rng: torch.Generator, on_progress: Progress | None
-    ) -> None:
-        config = self.config
+    def _train_autoencoder(self, rows: torch.Tensor, run: _FitRun) -> None:
+        config, rng = self.config, run.rng
 
         def reconstruction_loss() -> torch.Tensor:
             batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
@@ -184,7 +228,7 @@ class ParamGenerator(nn.Module):
             2e-6,
             config.ae_steps,
             reconstruction_loss,
-            on_progress,
+            run,
         )
         self.autoencoder.eval()
         with torch.no_grad():
@@ -203,13 +247,9 @@ class ParamGenerator(nn.Module):
         return embedding
 
     def _train_denoiser(
-        self,
-        rows: torch.Tensor,
-        conditions: Mapping[str, torch.Tensor],
-        rng: torch.Generator,
-        on_progress: Progress | None,
+        self, rows: torch.Tensor, conditions: Mapping[str, torch.Tensor], run: _FitRun
     ) -> None:
-        config = self.config
+        config, rng = self.config, run.rng
         latents = self.encode_normalized(rows).detach()
 
         def path_loss() -> torch.Tensor:
@@ -235,7 +275,7 @@ class ParamGenerator(nn.Module):
             0.0,
             config.denoiser_steps,
             path_loss,
-            on_progress,
+            run,
         )
         self.denoiser.eval()
 

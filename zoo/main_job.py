@@ -1,7 +1,8 @@
 """The main job behind ``paramgen run``: zoo → generator → evaluation → report, each stage cached.
 
 Stages write their result into the run folder and are skipped when it is already there, so a
-killed run resumes at the stage it was in (the zoo stage itself resumes run by run):
+killed run resumes at the stage it was in (the zoo stage itself resumes run by run, the generator
+stage from its last training checkpoint):
 
     out/zoo.h5             the rotation-LoRA zoo (train and held-out angles)
     out/generator/         the fitted ParamGenerator (config.json + model.safetensors)
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from paramgen.generator import GeneratorConfig, ParamGenerator
+from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.inspect import latent_pca, save_pca
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.evaluation import ConditionScores, evaluate_lora_generator
@@ -77,12 +78,14 @@ def run_main_job(
         if (generator_dir / "config.json").exists():
             generator = ParamGenerator.from_pretrained(generator_dir)
         else:
+            checkpoint = generator_dir / FIT_CHECKPOINT
             generator = _timed(
                 timings,
                 "generator",
-                lambda: ParamGenerator.fit(data, config.generator, on_progress),
+                lambda: ParamGenerator.fit(data, config.generator, on_progress, checkpoint),
             )
             generator.save_pretrained(generator_dir)
+            checkpoint.unlink(missing_ok=True)
         announce("evaluation")
         if evaluation_path.exists():
             scores = [ConditionScores(**s) for s in json.loads(evaluation_path.read_text())]

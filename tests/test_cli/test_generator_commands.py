@@ -1,8 +1,10 @@
 """train → generate (peft, safetensors, zoo) → eval → inspect pca, on a tiny zoo."""
 
 import json
+from dataclasses import replace
 
 import pytest
+import torch
 from peft import PeftModel
 from safetensors import safe_open
 from typer.testing import CliRunner
@@ -10,10 +12,12 @@ from typer.testing import CliRunner
 from cli.app import app
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
+from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.training import accuracy
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.lora import styled
 from zoo.store import Zoo
+from zoo.training_set import training_set
 
 runner = CliRunner()
 GROUP = "lora/digits-cnn/rotation"
@@ -141,3 +145,25 @@ def test_generate_with_an_unknown_condition_is_a_one_line_error(trained, tmp_pat
         and result.output.startswith("error:")
         and "Traceback" not in result.output
     )
+
+
+def test_interrupted_train_resumes_from_its_checkpoint(trained, tmp_path):
+    zoo, finished = trained
+    out = tmp_path / "generator"
+    config = replace(GeneratorConfig(), ae_steps=30, denoiser_steps=30)
+    with Zoo.open(zoo) as store:
+        data = training_set(store.group(GROUP), "train")
+
+    def interrupt(stage: str, step: int, total: int, loss: float) -> None:
+        if (stage, step) == ("denoiser", 15):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ParamGenerator.fit(data, config, interrupt, out / FIT_CHECKPOINT, 10)
+    args = ("--ae-steps", 30, "--denoiser-steps", 30, "--checkpoint-every", 10)
+    output = invoke("train", zoo, "--group", GROUP, "--out", out, *args).output
+    assert "resuming from" in output
+    assert not (out / FIT_CHECKPOINT).exists()
+    resumed = ParamGenerator.from_pretrained(out).state_dict()
+    uninterrupted = ParamGenerator.from_pretrained(finished).state_dict()
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
