@@ -6,6 +6,7 @@ Minibatches and noise come from a generator seeded with ``seed``, so every run i
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,9 +28,14 @@ def _optimise(
     seed: int,
     on_step: Callable[[int, nn.Module], None] | None = None,
 ) -> None:
-    """Adam on the parameters that require grad; ``on_step(step, model)`` after each update."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(trainable, lr=lr)
+    """Adam on the parameters that require grad; ``on_step(step, model)`` after each update.
+
+    A model that offers ``parameter_groups(lr)`` (a DPI) gets those groups (λ's own rate).
+    """
+    if hasattr(model, "parameter_groups"):
+        optimiser = torch.optim.Adam(model.parameter_groups(lr))
+    else:
+        optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     for step in range(1, steps + 1):
@@ -69,17 +75,21 @@ def train_denoiser(
     lr: float,
     batch_size: int = 64,
     seed: int = 0,
+    sigma_per: Literal["sample", "batch"] = "sample",
 ) -> None:
     """Train ``model(x + σε, u) ≈ ε``, σ log-uniform in [0.01, 1], u its position in [0, 1].
 
-    Images are centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min).
+    Images are centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min). With
+    ``sigma_per="batch"`` every minibatch shares one σ (what DPI needs; use it for every model of
+    a comparison so they all see the same data).
     """
     log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
 
     def loss(generator: torch.Generator) -> torch.Tensor:
         batch = torch.randint(len(data), (batch_size,), generator=generator)
         clean = data.images[batch] * 2 - 1
-        u = torch.rand(batch_size, generator=generator)
+        u = torch.rand(batch_size if sigma_per == "sample" else 1, generator=generator)
+        u = u.expand(batch_size)
         sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
         noise = torch.randn(clean.shape, generator=generator)
         return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
