@@ -13,8 +13,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from paramgen.data.digits import DigitImages
+from paramgen.interpolants import make_path
 
-__all__ = ["train_classifier", "train_denoiser", "accuracy", "SIGMA_MIN", "SIGMA_MAX"]
+__all__ = [
+    "train_classifier",
+    "train_denoiser",
+    "train_flow_matching",
+    "accuracy",
+    "SIGMA_MIN",
+    "SIGMA_MAX",
+]
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
 
@@ -93,6 +101,35 @@ def train_denoiser(
         sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
         noise = torch.randn(clean.shape, generator=generator)
         return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
+
+    _optimise(model, loss, steps=steps, lr=lr, seed=seed)
+
+
+def train_flow_matching(
+    model: nn.Module,
+    data: DigitImages,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 64,
+    seed: int = 0,
+    t_per: Literal["sample", "batch"] = "sample",
+) -> None:
+    """Train ``model(x_t, t) ≈ data − noise`` on the linear path x_t = (1 − t)·noise + t·data.
+
+    Images are centred to [−1, 1]; t ~ U[0, 1), per sample or (``t_per="batch"``, what DPI needs)
+    one per minibatch. Sample with ``paramgen.solvers.sample(make_path("linear"), model, noise)``.
+    """
+    path = make_path("linear")
+
+    def loss(generator: torch.Generator) -> torch.Tensor:
+        batch = torch.randint(len(data), (batch_size,), generator=generator)
+        clean = data.images[batch] * 2 - 1
+        t = torch.rand(batch_size if t_per == "sample" else 1, generator=generator)
+        noise = torch.randn(clean.shape, generator=generator)
+        c = path.coefficients(t.expand(batch_size), like=clean)
+        target = c.d_alpha * noise + c.d_beta * clean
+        return F.mse_loss(model(c.alpha * noise + c.beta * clean, t.expand(batch_size)), target)
 
     _optimise(model, loss, steps=steps, lr=lr, seed=seed)
 
