@@ -74,9 +74,11 @@ def _example_images(angle: float, seed: int) -> torch.Tensor:
     return test.images[picks]
 
 
-def fit_and_score(zoo_path: Path, name: str, seed: int, samples: int, out: Path) -> dict:
+def fit_and_score(
+    zoo_path: Path, name: str, seed: int, samples: int, out: Path, threads: int
+) -> dict:
     """One (configuration, seed): fit, save, score every angle; per-angle medians kept."""
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    torch.set_num_threads(threads)
     config = replace(CONFIGS[name], seed=seed)
     with Zoo.open(zoo_path) as zoo:
         started = time.perf_counter()
@@ -121,9 +123,9 @@ def image_gap(per_seed: dict) -> dict:
     return {"mean_points_below": mean_sd(means), "worst_angle_points_below": round(max(gaps), 2)}
 
 
-def build_zoo(path: Path, seed: int) -> float:
+def build_zoo(path: Path, seed: int, threads: int) -> float:
     """The default zoo from ``seed``; returns the seconds it took."""
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    torch.set_num_threads(threads)
     started = time.perf_counter()
     build_lora_zoo(path, LoraZooConfig(seed=seed))
     return round(time.perf_counter() - started, 1)
@@ -142,17 +144,31 @@ def main() -> None:
         "configs": {},
         "per_seed": {},
     }
-    os.environ["BENCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    cores = os.cpu_count() or 1
+    fits = len(CONFIGS) * len(args.seeds)
+
+    def threads(side_by_side: int) -> int:
+        return max(1, cores // min(args.jobs, side_by_side))
+
     with (
         tempfile.TemporaryDirectory() as tmp,
         ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool,
     ):
         zoos = {seed: Path(tmp) / f"zoo-{seed}.h5" for seed in args.seeds}
-        built = {seed: pool.submit(build_zoo, path, seed) for seed, path in zoos.items()}
+        built = {
+            seed: pool.submit(build_zoo, path, seed, threads(len(zoos)))
+            for seed, path in zoos.items()
+        }
         results["zoo_seconds"] = {seed: future.result() for seed, future in built.items()}
         futures = {
             (name, seed): pool.submit(
-                fit_and_score, zoos[seed], name, seed, args.samples, Path(tmp) / f"gen-{i}-{seed}"
+                fit_and_score,
+                zoos[seed],
+                name,
+                seed,
+                args.samples,
+                Path(tmp) / f"gen-{i}-{seed}",
+                threads(fits),
             )
             for i, name in enumerate(CONFIGS)
             for seed in args.seeds
