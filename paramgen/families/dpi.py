@@ -101,7 +101,8 @@ class DPI(nn.Module):
 
     def mixed_parameters(self, s: float | torch.Tensor) -> dict[str, torch.Tensor]:
         """The module's parameters (and buffers) at one value of s."""
-        lam = self.lam(self.normalise(torch.as_tensor(s, dtype=torch.float32).reshape(1)))[0]
+        u = self.normalise(torch.as_tensor(s, dtype=torch.float32).reshape(1))
+        lam = self.lam(u.to(self.lam.logits.device))[0]
         first = dict(self.theta0.named_parameters())
         second = dict(self.theta1.named_parameters())
         mixed = dict(first) | dict(self.theta0.named_buffers())
