@@ -55,9 +55,12 @@ def classifier_features(classifier: nn.Module, images: torch.Tensor) -> np.ndarr
     return captured[0].double().numpy()
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
+    """‖μa − μb‖² + Tr(Σa + Σb − 2(ΣaΣb)^½); ε·I keeps the root defined where ReLU features are
+    never active (singular covariances), as common FID code does."""
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ridge = eps * np.eye(a.shape[1])
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
     root = linalg.sqrtm(cov_a @ cov_b).real
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 

@@ -102,7 +102,9 @@ def evaluate_lora_generator(
             return batched_accuracy(base, spec, stack_adapters(adapters), data).tolist()
 
         condition = condition_of(value) if condition_of else {style: float(value)}
-        generated = generator.sample_rows(condition, n, seed=seed + int(value * 1000), **sampling)
+        # The same sampling seed at every value, as `paramgen generate --seed` uses: eval then
+        # scores exactly the adapters that generate writes.
+        generated = generator.sample_rows(condition, n, seed=seed, **sampling)
         distance = (
             torch.cdist(generator.normalizer.normalize(generated), train_normalised)
             .min(dim=1)

@@ -16,6 +16,7 @@ from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.training import accuracy
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.lora import styled
+from zoo.peft_io import read_peft_adapter
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
@@ -82,6 +83,11 @@ def test_generated_peft_adapters_load_and_score_as_in_eval(trained, tmp_path):
         tmp_path / "scores.json",
     )
     scored = json.loads((tmp_path / "scores.json").read_text())["scores"][0]["generated"]
+    # eval scored exactly the adapters generate wrote (same seed), and the seed matters.
+    sampler = ParamGenerator.from_pretrained(generator)
+    exported = sampler.schema.flatten(read_peft_adapter(tmp_path / "peft" / "sample_000").tensors)
+    assert torch.allclose(exported, sampler.sample_rows({"rotation": 20.0}, 3, seed=4)[0])
+    assert not torch.allclose(exported, sampler.sample_rows({"rotation": 20.0}, 3, seed=5)[0])
     with Zoo.open(zoo) as store:
         weights = store.backbone_weights("digits-cnn")
     test = styled(load_digits16("test"), "rotation", 20.0)
