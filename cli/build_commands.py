@@ -11,13 +11,21 @@ from rich.console import Console
 from cli.errors import user_errors
 from cli.progress import StageBars
 from paramgen.errors import ParamgenError
-from zoo.builders import ContinuumConfig, LoraZooConfig, build_lora_continuum, build_lora_zoo
+from zoo.builders import (
+    ContinuumConfig,
+    DpiZooConfig,
+    LoraZooConfig,
+    build_dpi_zoo,
+    build_lora_continuum,
+    build_lora_zoo,
+)
 
 __all__ = ["build_app", "build_lora_with_progress", "parse_values"]
 
 build_app = typer.Typer(help="Train checkpoints of a family into a zoo.", no_args_is_help=True)
 _console = Console(emoji=False, highlight=False)
 _DEFAULT = LoraZooConfig()
+_DPI = DpiZooConfig()
 
 
 def parse_values(text: str) -> tuple[float, ...]:
@@ -126,3 +134,57 @@ def build_continuum(
         )
     family, backbone, _ = source.split("/")
     _console.print(f"zoo {zoo}: group {family}/{backbone}/{task} complete")
+
+
+@build_app.command("dpi")
+@user_errors
+def build_dpi(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file (created if missing).")],
+    style: Annotated[
+        str, typer.Option(help="Style parameter: rotation, stroke, contrast or shear.")
+    ] = _DPI.style,
+    values: Annotated[
+        str, typer.Option(help="Style values: START:STOP:STEP or a comma list.")
+    ] = "-1:1:0.25",
+    heldout: Annotated[
+        str, typer.Option(help="Held-out style values (a comma list of VALUES; '' for none).")
+    ] = ",".join(f"{v:g}" for v in _DPI.heldout),
+    steps: Annotated[int, typer.Option(help="Training steps per DPI.")] = _DPI.steps,
+    keep_last: Annotated[
+        int, typer.Option(help="Checkpoints kept from the end of each run.")
+    ] = _DPI.keep_last,
+    lr: Annotated[
+        float, typer.Option(help="Adam learning rate of the weights (λ's logits: 100x).")
+    ] = _DPI.lr,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = _DPI.batch_size,
+    table_size: Annotated[int, typer.Option(help="Entries of the λ table.")] = _DPI.table_size,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the base weights and of every run.")
+    ] = _DPI.seed,
+    backbone: Annotated[
+        str, typer.Option(help="Built-in unconditional denoiser backbone.")
+    ] = _DPI.backbone,
+) -> None:
+    """Train one DPI denoiser per style value and store each run's last checkpoints (resumable)."""
+    config = DpiZooConfig(
+        backbone=backbone,
+        style=style,
+        values=parse_values(values),
+        heldout=parse_values(heldout) if heldout.strip() else (),
+        steps=steps,
+        keep_last=keep_last,
+        lr=lr,
+        batch_size=batch_size,
+        table_size=table_size,
+        seed=seed,
+    )
+    name = f"DPI runs ({style})"
+    with StageBars(_console) as bars:
+
+        def report(value: float, mse: float | None) -> None:
+            outcome = "already built" if mse is None else f"test MSE {mse:.5f}"
+            bars.print(f"{style} {value:+g} ({config.split_of(value)}): {outcome}")
+            bars.advance(name, len(config.values))
+
+        build_dpi_zoo(zoo, config, on_run=report)
+    _console.print(f"zoo {zoo}: group dpi/{backbone}/{style} complete")

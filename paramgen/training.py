@@ -84,12 +84,13 @@ def train_denoiser(
     batch_size: int = 64,
     seed: int = 0,
     sigma_per: Literal["sample", "batch"] = "sample",
+    on_step: Callable[[int, nn.Module], None] | None = None,
 ) -> None:
     """Train ``model(x + σε, u) ≈ ε``, σ log-uniform in [0.01, 1], u its position in [0, 1].
 
     Images are centred to [−1, 1]; u = (log σ − log σ_min)/(log σ_max − log σ_min). With
     ``sigma_per="batch"`` every minibatch shares one σ (what DPI needs; use it for every model of
-    a comparison so they all see the same data).
+    a comparison so they all see the same data). ``on_step(step, model)`` runs after each update.
     """
     log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
 
@@ -102,7 +103,7 @@ def train_denoiser(
         noise = torch.randn(clean.shape, generator=generator)
         return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
 
-    _optimise(model, loss, steps=steps, lr=lr, seed=seed)
+    _optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
 
 
 def train_flow_matching(

@@ -1,5 +1,7 @@
 """Built-in image backbones, by name."""
 
+from functools import partial
+
 from paramgen.backbones.digits_cnn import DigitsCNN
 from paramgen.backbones.registry import (
     BackboneEntry,
@@ -38,8 +40,9 @@ register_backbone(
 )
 
 
-def _pretrain_digits_unet(model: DigitsUNet, seed: int) -> None:
-    train_denoiser(model, load_digits16("train"), steps=250, lr=2e-3, batch_size=64, seed=seed)
+def _pretrain_denoiser(model: DigitsUNet, seed: int, steps: int) -> None:
+    """σ-conditioned nets learn every σ; an unconditional one (it ignores u) is a blind denoiser."""
+    train_denoiser(model, load_digits16("train"), steps=steps, lr=2e-3, batch_size=64, seed=seed)
 
 
 register_backbone(
@@ -47,7 +50,18 @@ register_backbone(
         name="digits-unet",
         description="σ-conditioned U-Net denoiser / velocity net, 16x16 digits (~196k params)",
         build=DigitsUNet,
-        pretrain=_pretrain_digits_unet,
+        pretrain=partial(_pretrain_denoiser, steps=250),
         lora_targets=("down1.conv1", "middle.conv1", "up1.conv2"),
+    )
+)
+
+
+register_backbone(
+    BackboneEntry(
+        name="digits-unet-small",
+        description="unconditional (blind) U-Net denoiser, 16x16 digits, 8 channels (~18.4k "
+        "params): what the DPI zoo wraps",
+        build=partial(DigitsUNet, channels=8, time_embedding=False),
+        pretrain=partial(_pretrain_denoiser, steps=300),
     )
 )

@@ -1,6 +1,14 @@
 """Zoo builders: train checkpoints of a family on a built-in backbone and append them to a zoo."""
 
+from zoo.builders.dpi import DpiZooConfig, build_dpi_zoo
 from zoo.builders.lora import LoraZooConfig, build_lora_zoo
 from zoo.builders.lora_continuum import ContinuumConfig, build_lora_continuum
 
-__all__ = ["ContinuumConfig", "LoraZooConfig", "build_lora_continuum", "build_lora_zoo"]
+__all__ = [
+    "ContinuumConfig",
+    "DpiZooConfig",
+    "LoraZooConfig",
+    "build_dpi_zoo",
+    "build_lora_continuum",
+    "build_lora_zoo",
+]

@@ -1,0 +1,133 @@
+"""The DPI zoo builder on tiny configs: rows, splits, metrics, rebuilding, warm start, resuming,
+config errors and the ``paramgen zoo build dpi`` command."""
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from paramgen.backbones import build_backbone
+from paramgen.data import load_digits16
+from paramgen.errors import ParamgenError
+from zoo.builders import DpiZooConfig, build_dpi_zoo
+from zoo.builders.dpi import denoising_mse, dpi_from_row
+from zoo.builders.lora import base_model, styled
+from zoo.store import Zoo
+
+GROUP = "dpi/digits-unet-small/stroke"
+TINY = dict(values=(-0.5, 0.0, 0.5), heldout=(0.5,), steps=6, keep_last=2, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def base_zoo(tmp_path_factory):
+    """A zoo holding only the pretrained base (pretraining it once for the whole module)."""
+    path = tmp_path_factory.mktemp("base") / "base.h5"
+    with Zoo.create(path) as zoo:
+        base_model(zoo, "digits-unet-small", 0)
+    return path
+
+
+@pytest.fixture
+def fresh(base_zoo, tmp_path):
+    """A writable copy of the base-only zoo."""
+    return shutil.copy(base_zoo, tmp_path / "zoo.h5")
+
+
+@pytest.fixture(scope="module")
+def built(base_zoo, tmp_path_factory):
+    path = shutil.copy(base_zoo, tmp_path_factory.mktemp("zoo") / "zoo.h5")
+    build_dpi_zoo(path, DpiZooConfig(**TINY))
+    return path
+
+
+def test_rows_conditions_splits_and_metrics(built):
+    with Zoo.open(built) as zoo:
+        group = zoo.group(GROUP)
+        rows = group.read()
+        assert group.family_config["table_size"] == 64
+        names = group.schema.names
+    assert len(rows) == 6
+    assert rows.conditions["stroke"].tolist() == [-0.5] * 2 + [0.0] * 2 + [0.5] * 2
+    assert rows.split == ["train"] * 4 + ["heldout"] * 2
+    assert rows.step.tolist() == [5, 6] * 3
+    assert rows.run.tolist() == [0, 0, 1, 1, 2, 2]
+    assert (rows.metrics["mse"] > 0).all() and rows.metrics["mse"].isfinite().all()
+    # θ0 and θ1 of every U-Net parameter, then λ's 63 logits: no buffers.
+    half = len(list(build_backbone("digits-unet-small").parameters()))
+    assert len(names) == 2 * half + 1 and names[-1] == "lam.logits"
+    assert rows.params.shape[1] == 2 * 18385 + 63
+
+
+def test_a_stored_row_rebuilds_into_a_dpi_with_its_stored_mse(built):
+    with Zoo.open(built) as zoo:
+        group = zoo.group(GROUP)
+        row = int(group.indices(stroke=0.5)[-1])
+        stored = group.read(row).metrics["mse"].item()
+        dpi = dpi_from_row(group.tensors(row), base_model(zoo, "digits-unet-small", 0), 64)
+    test = styled(load_digits16("test"), "stroke", 0.5)
+    assert denoising_mse(dpi, test) == pytest.approx(stored, rel=1e-5)
+
+
+def test_training_starts_from_the_base_with_both_copies_equal(fresh):
+    """One step at a tiny learning rate: θ0 and θ1 are still the base weights."""
+    config = DpiZooConfig(values=(0.0,), heldout=(), steps=1, keep_last=1, lr=1e-7)
+    build_dpi_zoo(fresh, config)
+    with Zoo.open(fresh) as zoo:
+        tensors = zoo.group(GROUP).tensors(0)
+        base = zoo.backbone_weights("digits-unet-small")
+    for name, weight in base.items():
+        assert (tensors[f"theta0.{name}"] - weight).abs().max() <= 1e-6
+        assert (tensors[f"theta1.{name}"] - weight).abs().max() <= 1e-6
+
+
+def test_rebuild_skips_finished_values_and_adds_new_ones(built, tmp_path):
+    path = shutil.copy(built, tmp_path / "zoo.h5")
+    seen = []
+    config = DpiZooConfig(**{**TINY, "values": (-0.5, 0.0, 0.5, 1.0)})
+    build_dpi_zoo(path, config, on_run=lambda value, mse: seen.append((value, mse is None)))
+    assert seen == [(-0.5, True), (0.0, True), (0.5, True), (1.0, False)]
+    with Zoo.open(path) as zoo:
+        assert len(zoo.group(GROUP)) == 8
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"style": "colour"}, "unknown style 'colour'"),
+        ({"backbone": "nope"}, "unknown backbone 'nope'"),
+        ({"values": ()}, "non-empty and distinct"),
+        ({"values": (0.0, 0.0)}, "non-empty and distinct"),
+        ({"heldout": (0.3,)}, "held-out values [0.3] are not among the style values"),
+        ({"keep_last": 0}, "keep_last must be in 1..steps"),
+        ({"keep_last": 500}, "keep_last must be in 1..steps"),
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"lr": 0.0}, "lr must be > 0"),
+        ({"table_size": 1}, "table_size must be >= 2"),
+    ],
+)
+def test_bad_configs_say_what_to_fix(change, message):
+    with pytest.raises(ParamgenError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        DpiZooConfig(**change)
+
+
+def test_dpi_from_row_refuses_a_row_of_another_table_size(built):
+    with Zoo.open(built) as zoo, pytest.raises(ParamgenError, match="lam.logits"):
+        dpi_from_row(zoo.group(GROUP).tensors(0), base_model(zoo, "digits-unet-small", 0), 32)
+
+
+def test_a_backbone_that_is_not_an_unconditional_denoiser_is_refused(tmp_path):
+    with pytest.raises(ParamgenError, match="'digits-cnn' is not an unconditional denoiser"):
+        build_dpi_zoo(tmp_path / "zoo.h5", DpiZooConfig(**TINY, backbone="digits-cnn"))
+    assert not (tmp_path / "zoo.h5").exists()
+
+
+def test_cli_builds_a_tiny_dpi_zoo(fresh):
+    args = ["zoo", "build", "dpi", str(fresh), "--values", "0,0.5", "--heldout", "0.5"]
+    args += ["--steps", "3", "--keep-last", "1", "--batch-size", "8"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "stroke +0.5 (heldout): test MSE" in result.output
+    with Zoo.open(fresh) as zoo:
+        assert zoo.group(GROUP).read().split == ["train", "heldout"]
