@@ -75,6 +75,16 @@ def train_classifier(
     _optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
 
 
+def _centred_batch_and_level(
+    data: DigitImages, batch_size: int, per: Literal["sample", "batch"], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random minibatch centred to [−1, 1] and [batch_size] uniform levels in [0, 1): one per
+    sample, or (``per="batch"``) one shared by the whole minibatch."""
+    batch = torch.randint(len(data), (batch_size,), generator=generator)
+    level = torch.rand(batch_size if per == "sample" else 1, generator=generator)
+    return data.images[batch] * 2 - 1, level.expand(batch_size)
+
+
 def train_denoiser(
     model: nn.Module,
     data: DigitImages,
@@ -95,10 +105,7 @@ def train_denoiser(
     log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
 
     def loss(generator: torch.Generator) -> torch.Tensor:
-        batch = torch.randint(len(data), (batch_size,), generator=generator)
-        clean = data.images[batch] * 2 - 1
-        u = torch.rand(batch_size if sigma_per == "sample" else 1, generator=generator)
-        u = u.expand(batch_size)
+        clean, u = _centred_batch_and_level(data, batch_size, sigma_per, generator)
         sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
         noise = torch.randn(clean.shape, generator=generator)
         return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
@@ -124,13 +131,11 @@ def train_flow_matching(
     path = make_path("linear")
 
     def loss(generator: torch.Generator) -> torch.Tensor:
-        batch = torch.randint(len(data), (batch_size,), generator=generator)
-        clean = data.images[batch] * 2 - 1
-        t = torch.rand(batch_size if t_per == "sample" else 1, generator=generator)
+        clean, t = _centred_batch_and_level(data, batch_size, t_per, generator)
         noise = torch.randn(clean.shape, generator=generator)
-        c = path.coefficients(t.expand(batch_size), like=clean)
+        c = path.coefficients(t, like=clean)
         target = c.d_alpha * noise + c.d_beta * clean
-        return F.mse_loss(model(c.alpha * noise + c.beta * clean, t.expand(batch_size)), target)
+        return F.mse_loss(model(c.alpha * noise + c.beta * clean, t), target)
 
     _optimise(model, loss, steps=steps, lr=lr, seed=seed)
 
