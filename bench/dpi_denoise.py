@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -31,13 +30,13 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from paramgen.backbones.unet import DigitsUNet  # noqa: E402
 from paramgen.data import load_digits16  # noqa: E402
 from paramgen.families.dpi import DPI  # noqa: E402
-from paramgen.training import SIGMA_MAX, SIGMA_MIN, train_denoiser  # noqa: E402
+from paramgen.training import train_denoiser  # noqa: E402
+from zoo.builders.dpi import denoising_errors, sigma_bins  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 BINS = 8  # σ bins, log-spaced over [SIGMA_MIN, SIGMA_MAX]
@@ -84,27 +83,6 @@ CONDITIONINGS: dict[str, Callable[[], nn.Module]] = {
 REFERENCE = "embedding (FiLM)"
 
 
-def bin_centres() -> torch.Tensor:
-    u = (torch.arange(BINS) + 0.5) / BINS
-    return torch.exp(math.log(SIGMA_MIN) + u * (math.log(SIGMA_MAX) - math.log(SIGMA_MIN)))
-
-
-def position(sigma: float) -> float:
-    return (math.log(sigma) - math.log(SIGMA_MIN)) / (math.log(SIGMA_MAX) - math.log(SIGMA_MIN))
-
-
-@torch.no_grad()
-def noise_scaled_mse(model: nn.Module, clean: torch.Tensor) -> list[float]:
-    """σ²·mean‖ε̂ − ε‖² at each bin centre, on ``clean`` in [−1, 1], fixed noise."""
-    model.eval()
-    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(1234))
-    out = []
-    for sigma in bin_centres().tolist():
-        predicted = model(clean + sigma * noise, torch.tensor(position(sigma)))
-        out.append(sigma**2 * F.mse_loss(predicted, noise).item())
-    return out
-
-
 def step_times(models: dict[str, nn.Module], rounds: int = 7, steps: int = 5) -> dict:
     """Median seconds of a training step (forward + backward) and an inference call, per model,
     the models called alternately so that machine noise hits them alike."""
@@ -138,7 +116,7 @@ def step_times(models: dict[str, nn.Module], rounds: int = 7, steps: int = 5) ->
 
 def plot(summary: dict, curves: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    sigmas = bin_centres().tolist()
+    sigmas = sigma_bins(BINS).tolist()
     for name, row in summary.items():
         left.errorbar(sigmas, row["mean"], yerr=row["sd"], label=name, marker="o", capsize=2)
     left.set(xscale="log", yscale="log", xlabel="σ", ylabel="σ²·MSE(ε̂, ε)  (test digits)")
@@ -163,7 +141,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     args = parser.parse_args()
     train = load_digits16("train")
-    clean = load_digits16("test").images * 2 - 1
+    test = load_digits16("test")
     per_seed: dict[str, dict[int, list[float]]] = {name: {} for name in CONDITIONINGS}
     curves, trained_last = {}, {}
     for seed in args.seeds:
@@ -172,7 +150,7 @@ def main() -> None:
             model = build()
             started = time.perf_counter()
             train_denoiser(model, train, steps=args.steps, lr=args.lr, seed=seed, sigma_per="batch")
-            per_seed[name][seed] = noise_scaled_mse(model, clean)
+            per_seed[name][seed] = denoising_errors(model, test, sigma_bins(BINS))
             print(seed, name, f"{time.perf_counter() - started:.1f} s", per_seed[name][seed])
             trained_last[name] = model
         s, lam = trained_last["DPI"].lambda_curve()
@@ -190,7 +168,7 @@ def main() -> None:
     }
     results = {
         "command": "python " + " ".join(sys.argv),
-        "sigma_bins": [round(s, 4) for s in bin_centres().tolist()],
+        "sigma_bins": [round(s, 4) for s in sigma_bins(BINS).tolist()],
         "summary": summary,
         "per_seed": per_seed,
         "parameters": {

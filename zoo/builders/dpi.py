@@ -44,6 +44,7 @@ from zoo.store import Zoo
 __all__ = [
     "DpiZooConfig",
     "build_dpi_zoo",
+    "denoising_errors",
     "denoising_mse",
     "dpi_from_row",
     "dpi_tensors",
@@ -144,8 +145,8 @@ def sigma_bins(count: int = 8) -> torch.Tensor:
 
 
 @torch.no_grad()
-def denoising_mse(model: nn.Module, data: DigitImages, sigmas: torch.Tensor | None = None) -> float:
-    """Mean over ``sigmas`` (default: 8 bin centres) of σ²·mean‖ε̂ − ε‖² on ``data``.
+def denoising_errors(model: nn.Module, data: DigitImages, sigmas: torch.Tensor) -> list[float]:
+    """σ²·mean‖ε̂ − ε‖² on ``data`` at each of ``sigmas``.
 
     σ²·‖ε̂ − ε‖² is the squared error of the denoised image x − σε̂, so every noise level counts
     on the image's scale. ``model(x, u)``, u the position of log σ in [0, 1] as in training (a
@@ -153,13 +154,18 @@ def denoising_mse(model: nn.Module, data: DigitImages, sigmas: torch.Tensor | No
     fixed seed so that every model is scored on the same noisy inputs.
     """
     model.eval()
-    sigmas = sigma_bins() if sigmas is None else torch.as_tensor(sigmas, dtype=torch.float32)
     clean = data.images * 2 - 1
     noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(NOISE_SEED))
     errors = []
-    for sigma in sigmas.tolist():
+    for sigma in torch.as_tensor(sigmas, dtype=torch.float32).tolist():
         predicted = model(clean + sigma * noise, noise_position(sigma))
         errors.append(sigma**2 * F.mse_loss(predicted, noise).item())
+    return errors
+
+
+def denoising_mse(model: nn.Module, data: DigitImages, sigmas: torch.Tensor | None = None) -> float:
+    """Mean of ``denoising_errors`` over ``sigmas`` (default: the 8 bin centres)."""
+    errors = denoising_errors(model, data, sigma_bins() if sigmas is None else sigmas)
     return sum(errors) / len(errors)
 
 
