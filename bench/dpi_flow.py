@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy import linalg  # noqa: E402
+from spread import mean_sd  # noqa: E402
 from torch import nn  # noqa: E402
 
 from paramgen.backbones import build_backbone  # noqa: E402
@@ -102,14 +102,7 @@ def main() -> None:
             grids.setdefault(name, images[:64])
     results = {
         "command": "python " + " ".join(sys.argv),
-        "frechet_distance": {
-            name: {
-                "mean": round(statistics.mean(v), 3),
-                "sd": round(statistics.stdev(v), 3) if len(v) > 1 else 0.0,
-                "values": [round(x, 3) for x in v],
-            }
-            for name, v in distances.items()
-        },
+        "frechet_distance": {name: mean_sd(v, digits=3) for name, v in distances.items()},
         "train_vs_test_floor": round(floor, 3),
         "samples": len(test.labels),
     }

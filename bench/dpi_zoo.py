@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from spread import mean_sd
 
 from paramgen.data import load_digits16
 from paramgen.generator import GeneratorConfig, ParamGenerator
@@ -41,14 +42,6 @@ from zoo.training_set import training_set
 RESULTS = Path(__file__).with_name("results") / "dpi_zoo.json"
 BAR = 1.10  # generated / trained mean MSE, every value
 SPLITS = {"all": None, "train": "train", "heldout": "heldout"}
-
-
-def mean_sd(values: list[float]) -> dict:
-    return {
-        "mean": round(statistics.mean(values), 4),
-        "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-        "values": [round(v, 4) for v in values],
-    }
 
 
 def score_generator(

@@ -25,6 +25,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+from spread import mean_sd
 
 from paramgen.data import load_digits16
 from paramgen.generator import ParamGenerator
@@ -57,14 +58,6 @@ SUMMARY_KEYS = (
     "no_adapter",
     "median_nearest_distance",
 )
-
-
-def mean_sd(values: list[float]) -> dict:
-    return {
-        "mean": round(statistics.mean(values), 4),
-        "sd": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-        "values": [round(v, 4) for v in values],
-    }
 
 
 def _example_images(angle: float, seed: int) -> torch.Tensor:

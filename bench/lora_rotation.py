@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 import torch
+from spread import mean_sd
 
 from paramgen.backbones import backbone_entry, build_backbone
 from paramgen.data import load_digits16
@@ -25,14 +25,6 @@ from zoo.builders import LoraZooConfig
 from zoo.builders.lora import styled
 
 RESULTS = Path(__file__).with_name("results") / "lora_rotation.json"
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "mean": round(statistics.mean(values), 4),
-        "sd": round(statistics.stdev(values), 4),
-        "values": [round(v, 4) for v in values],
-    }
 
 
 def main() -> None:
@@ -75,9 +67,9 @@ def main() -> None:
             "steps": config.steps,
             "lr": config.lr,
         },
-        "accuracy": {name: summary(values) for name, values in figures.items()},
+        "accuracy": {name: mean_sd(values) for name, values in figures.items()},
         "restored_fraction": {
-            f"{angle:g}": summary(
+            f"{angle:g}": mean_sd(
                 [
                     (lora - rotated) / (plain - rotated)
                     for plain, rotated, lora in zip(
