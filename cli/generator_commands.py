@@ -64,6 +64,13 @@ def train(
     condition: Annotated[
         str, typer.Option(help="scalar (the condition values) or style-images.")
     ] = _DEFAULT.condition,
+    centre: Annotated[
+        str,
+        typer.Option(
+            help="Centre of the z-scoring: tensor (one mean per tensor), or element (the mean "
+            "row: for fine-tunes of one base, e.g. DPI zoos)."
+        ),
+    ] = _DEFAULT.centre,
     latent_noise: Annotated[
         float, typer.Option(help="Std of the noise added to latents in training.")
     ] = _DEFAULT.latent_noise,
@@ -95,6 +102,7 @@ def train(
         _DEFAULT,
         path=path,
         condition=condition,
+        centre=centre,
         latent_noise=latent_noise,
         ae_steps=ae_steps,
         denoiser_steps=denoiser_steps,

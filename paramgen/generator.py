@@ -1,9 +1,10 @@
 """ParamGenerator: learn the distribution of a zoo group's weights, then sample new weights.
 
-Pipeline (p-diff / Cond P-Diff): per-tensor z-scoring → a noise-augmented 1D-conv autoencoder →
-standardised latents → a conditional latent denoiser trained with one of the shared paths
-(DDPM ε-prediction, linear or trig flow matching) with classifier-free condition dropout →
-sampling with the shared solvers and a guidance scale → decode → un-normalise → unflatten.
+Pipeline (p-diff / Cond P-Diff): per-tensor z-scoring (around per-tensor means or the mean row)
+→ a noise-augmented 1D-conv autoencoder → standardised latents → a conditional latent denoiser
+trained with one of the shared paths (DDPM ε-prediction, linear or trig flow matching) with
+classifier-free condition dropout → sampling with the shared solvers and a guidance scale →
+decode → un-normalise → unflatten.
 
 Saved as a folder: ``config.json`` (everything needed to rebuild it) + ``model.safetensors``.
 """
@@ -28,7 +29,7 @@ from paramgen.conditions import CONDITION_ENCODERS
 from paramgen.denoiser import LatentDenoiser
 from paramgen.errors import ParamgenError
 from paramgen.interpolants import make_path
-from paramgen.normalization import TensorwiseNormalizer
+from paramgen.normalization import CENTRES, Centre, TensorwiseNormalizer
 from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 from paramgen.solvers import samplers_for
@@ -45,6 +46,7 @@ Progress = Callable[[str, int, int, float], None]
 class GeneratorConfig:
     """What a generator is (saved with it). Sampling knobs go to ``sample``."""
 
+    centre: Centre = "tensor"  # "element" for rows sharing most values (TensorwiseNormalizer)
     latent_dim: int = 64
     ae_channels: tuple[int, ...] = (32, 64, 64)
     ae_stride: int = 4
@@ -66,6 +68,8 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         make_path(self.path)  # raises on an unknown path name
+        if self.centre not in CENTRES:
+            raise ParamgenError(f"centre must be one of {list(CENTRES)}, got {self.centre!r}")
         if self.condition not in CONDITION_ENCODERS:
             raise ParamgenError(
                 f"condition must be one of {list(CONDITION_ENCODERS)}, got {self.condition!r}"
@@ -116,7 +120,7 @@ class ParamGenerator(nn.Module):
         self.condition_shapes = {k: tuple(v) for k, v in condition_shapes.items()}
         self.metadata = dict(metadata or {})
         self.path = make_path(config.path)
-        self.normalizer = TensorwiseNormalizer(schema)
+        self.normalizer = TensorwiseNormalizer(schema, config.centre)
         self.autoencoder = ParamAutoencoder(
             schema.dim,
             config.latent_dim,

@@ -1,34 +1,53 @@
 """Per-tensor z-scoring of flat parameter rows, so layers of very different scale train together.
 
-Each tensor of the schema gets one mean and one standard deviation over the training rows (p-diff
-z-scores each tensor); the statistics are buffers, so they are saved with the generator.
+Each tensor of the schema gets one standard deviation over the training rows (p-diff z-scores
+each tensor). The centre is either one mean per tensor (``"tensor"``, p-diff) or the mean row
+itself (``"element"``). Element centring is for zoos whose rows share most of their values, e.g.
+fine-tunes of one base network (DPI checkpoints): z-scoring around a per-tensor mean leaves the
+shared base in every row, so the autoencoder spends its capacity on re-drawing the base and the
+small differences between rows — what a generator must get right — drown in its error. Around
+the mean row only those differences remain, scaled to unit spread. The statistics are buffers, so
+they are saved with the generator.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
+from paramgen.errors import ParamgenError
 from paramgen.schema import ParamSchema
 
-__all__ = ["TensorwiseNormalizer"]
+__all__ = ["CENTRES", "Centre", "TensorwiseNormalizer"]
+
+Centre = Literal["tensor", "element"]
+CENTRES: tuple[Centre, ...] = ("tensor", "element")
 
 
 class TensorwiseNormalizer(nn.Module):
     """normalize: [N, D] raw rows → z-scored rows; denormalize: the inverse."""
 
-    def __init__(self, schema: ParamSchema) -> None:
+    def __init__(self, schema: ParamSchema, centre: Centre = "tensor") -> None:
         super().__init__()
+        if centre not in CENTRES:
+            raise ParamgenError(f"centre must be one of {list(CENTRES)}, got {centre!r}")
+        self.centre = centre
         sizes = torch.tensor([spec.numel for spec in schema.specs])
         self.register_buffer("sizes", sizes)
-        self.register_buffer("mean", torch.zeros(len(sizes)))
+        self.register_buffer("mean", torch.zeros(len(sizes) if centre == "tensor" else schema.dim))
         self.register_buffer("std", torch.ones(len(sizes)))
 
     @torch.no_grad()
     def fit(self, rows: torch.Tensor) -> TensorwiseNormalizer:
-        """Statistics of ``rows`` [N, D], one pair per tensor."""
+        """Statistics of ``rows`` [N, D]: the centre, then one spread per tensor around it."""
         pieces = rows.split(self.sizes.tolist(), dim=1)
-        self.mean.copy_(torch.stack([piece.mean() for piece in pieces]))
+        if self.centre == "tensor":
+            self.mean.copy_(torch.stack([piece.mean() for piece in pieces]))
+        else:  # the spread is then around the mean row, not around each tensor's mean
+            self.mean.copy_(rows.mean(dim=0))
+            pieces = (rows - self.mean).split(self.sizes.tolist(), dim=1)
         # A tensor that never varies (e.g. all-zero) keeps std 1 rather than dividing by 0.
         spread = torch.stack(
             [piece.std() if piece.numel() > 1 else piece.new_tensor(1.0) for piece in pieces]
@@ -37,7 +56,8 @@ class TensorwiseNormalizer(nn.Module):
         return self
 
     def _per_element(self, stat: torch.Tensor) -> torch.Tensor:
-        return stat.repeat_interleave(self.sizes)
+        # One value per tensor, or already one per element (element centring's mean row).
+        return stat.repeat_interleave(self.sizes) if len(stat) == len(self.sizes) else stat
 
     def normalize(self, rows: torch.Tensor) -> torch.Tensor:
         return (rows - self._per_element(self.mean)) / self._per_element(self.std)
