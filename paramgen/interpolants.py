@@ -2,7 +2,8 @@
 
 A path fixes how a training pair (noise, data) is mixed at time t and what the model must predict
 there. Continuous paths follow torchcfm (noise x₀ at t = 0, data x₁ at t = 1) and the stochastic
-interpolants of Albergo, Boffi & Vanden-Eijnden (2023) without the γ·z term:
+interpolants of Albergo, Boffi & Vanden-Eijnden (2023) without the γ·z term (that term is
+:mod:`paramgen.stochastic_interpolants`; the per-dimension MAC path is :mod:`paramgen.mac_path`):
 
     x_t = α(t)·noise + β(t)·data,    target = α̇(t)·noise + β̇(t)·data   (the velocity).
 
@@ -52,7 +53,8 @@ class PathSample:
 
 @dataclass(frozen=True)
 class Coefficients:
-    """α(t), β(t) and their time derivatives; [N] or [N, 1, …, 1] when expanded against x."""
+    """α(t), β(t) and their time derivatives: [N], or [N, 1, …, 1] when expanded against x, or
+    [N, ...] per sample and dimension (:class:`paramgen.mac_path.MacPath`)."""
 
     alpha: Tensor
     beta: Tensor
