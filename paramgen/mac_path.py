@@ -20,8 +20,7 @@ end, where the paper puts MAC's flexibility, and with the same f and g:
 
 The time derivatives diverge at the data end (t → 1) when w ≠ 0, through the τ^{1/q − 1} factor;
 at t = 1 they are evaluated at τ = the dtype's smallest normal number instead (huge when w ≠ 0,
-exact when w = 0). The γ-space sampler
-(:func:`paramgen.solvers.gamma_euler`) never needs them.
+exact when w = 0). The γ-space sampler (:func:`paramgen.solvers.gamma_euler`) never needs them.
 """
 
 from __future__ import annotations
