@@ -5,6 +5,10 @@ non-overlapping convolutions (kernel = stride, as p-diff v1's kernel-5/stride-5 
 and a linear layer maps it to the latent; transposed convolutions invert the path. Non-overlapping
 kernels keep a training step ~10× cheaper on CPU than stride-2 / kernel-7 layers.
 
+With no channels (``channels=()``) it is a linear autoencoder, D → latent → D, whose optimum
+spans the rows' leading principal components: exact for a zoo of fewer rows than latent
+dimensions, where the convolutions' shared kernels cost fidelity (DPI zoos).
+
 During training, noise is added to
 the input (≈0.001) and, above all, to the latent (≈0.1): p-diff found the latent noise is what
 makes decoded weights generalise beyond the training checkpoints (it is a noise-augmented
@@ -54,13 +58,13 @@ class ParamAutoencoder(nn.Module):
         self.latent_noise = latent_noise
         shrink = stride ** len(channels)
         self.padded = -(-dim // shrink) * shrink
-        self.bottleneck = (channels[-1], self.padded // shrink)
+        self.bottleneck = (channels[-1] if channels else 1, self.padded // shrink)
         widths = (1, *channels)
         self.encoder = nn.Sequential(
             *(_down(a, b, stride) for a, b in zip(widths, widths[1:], strict=False))
         )
-        self.to_latent = nn.Linear(channels[-1] * self.bottleneck[1], latent_dim)
-        self.from_latent = nn.Linear(latent_dim, channels[-1] * self.bottleneck[1])
+        self.to_latent = nn.Linear(self.bottleneck[0] * self.bottleneck[1], latent_dim)
+        self.from_latent = nn.Linear(latent_dim, self.bottleneck[0] * self.bottleneck[1])
         reversed_widths = widths[::-1]
         self.decoder = nn.Sequential(
             *(
@@ -68,7 +72,11 @@ class ParamAutoencoder(nn.Module):
                 for a, b in zip(reversed_widths[:-2], reversed_widths[1:-1], strict=False)
             )
         )
-        self.head = nn.ConvTranspose1d(reversed_widths[-2], 1, stride, stride=stride)
+        self.head = (
+            nn.ConvTranspose1d(reversed_widths[-2], 1, stride, stride=stride)
+            if channels
+            else nn.Identity()
+        )
 
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         signal = F.pad(rows, (0, self.padded - self.dim))[:, None]  # [N, 1, padded]

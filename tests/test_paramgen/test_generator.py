@@ -93,6 +93,18 @@ def test_autoencoder_shapes_and_deterministic_eval():
     assert not torch.equal(autoencoder(rows), autoencoder(rows))  # training noise
 
 
+def test_linear_autoencoder_fits_low_rank_rows():
+    autoencoder = ParamAutoencoder(27, latent_dim=8, channels=())
+    assert [type(m).__name__ for m in autoencoder.children()].count("Linear") == 2
+    data = synthetic_set()  # rank 1 plus 1% noise
+    config = GeneratorConfig(**{**TINY, "ae_channels": (), "ae_steps": 1000, "denoiser_steps": 1})
+    generator = ParamGenerator.fit(data, config)
+    error = generator.decode(generator.encode(data.params)) - data.params
+    spread = data.params - data.params.mean(dim=0)
+    for piece, scale in zip(error.split([20, 7], dim=1), spread.split([20, 7], dim=1), strict=True):
+        assert piece.pow(2).mean() < 0.01 * scale.pow(2).mean()
+
+
 def test_sample_returns_named_tensors(fitted):
     sets = fitted.sample({"angle": 0.5}, n=3, seed=1)
     assert len(sets) == 3 and list(sets[0]) == ["a.weight", "b.bias"]
