@@ -40,6 +40,16 @@ inspect_app = typer.Typer(
 )
 
 
+class Autoencoder(StrEnum):
+    conv = "conv"
+    linear = "linear"
+
+
+# Generator settings that suit a family's rows better than the defaults: DPI rows are fine-tunes
+# of one base network, which per-tensor centring and the conv autoencoder lose (bench/dpi_zoo.py).
+_FAMILY_DEFAULTS: dict[str, dict] = {"dpi": {"centre": "element", "ae_channels": ()}}
+
+
 class OutputFormat(StrEnum):
     peft = "peft"
     safetensors = "safetensors"
@@ -65,12 +75,20 @@ def train(
         str, typer.Option(help="scalar (the condition values) or style-images.")
     ] = _DEFAULT.condition,
     centre: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="Centre of the z-scoring: tensor (one mean per tensor), or element (the mean "
-            "row: for fine-tunes of one base, e.g. DPI zoos)."
+            "row: for fine-tunes of one base). Default: the family's (element for dpi, else "
+            "tensor)."
         ),
-    ] = _DEFAULT.centre,
+    ] = None,
+    autoencoder: Annotated[
+        Autoencoder | None,
+        typer.Option(
+            help="conv (p-diff's 1D convolutions) or linear (exact for zoos of fewer rows than "
+            "latent dimensions). Default: the family's (linear for dpi, else conv)."
+        ),
+    ] = None,
     latent_noise: Annotated[
         float, typer.Option(help="Std of the noise added to latents in training.")
     ] = _DEFAULT.latent_noise,
@@ -98,18 +116,23 @@ def train(
         return
     elif checkpoint.exists():
         _console.print(f"resuming from {checkpoint}")
+    with Zoo.open(zoo) as store:
+        data = training_set(store.group(group), None if split == "all" else split)
+    family = dict(_FAMILY_DEFAULTS.get(data.metadata.get("family"), {}))
+    if centre is not None:
+        family["centre"] = centre
+    if autoencoder is not None:
+        family["ae_channels"] = () if autoencoder == Autoencoder.linear else _DEFAULT.ae_channels
     config = replace(
         _DEFAULT,
+        **family,
         path=path,
         condition=condition,
-        centre=centre,
         latent_noise=latent_noise,
         ae_steps=ae_steps,
         denoiser_steps=denoiser_steps,
         seed=seed,
     )
-    with Zoo.open(zoo) as store:
-        data = training_set(store.group(group), None if split == "all" else split)
     try:
         with StageBars(_console) as bars:
             generator = ParamGenerator.fit(

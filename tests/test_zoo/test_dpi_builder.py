@@ -1,9 +1,12 @@
 """The DPI zoo builder on tiny configs: rows, splits, metrics, rebuilding, warm start, resuming,
-config errors and the ``paramgen zoo build dpi`` command."""
+config errors, the ``paramgen zoo build dpi`` command and ``paramgen train`` on a DPI group."""
 
+import json
 import shutil
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -131,3 +134,29 @@ def test_cli_builds_a_tiny_dpi_zoo(fresh):
     assert "stroke +0.5 (heldout): test MSE" in result.output
     with Zoo.open(fresh) as zoo:
         assert zoo.group(GROUP).read().split == ["train", "heldout"]
+
+
+def test_cli_trains_a_generator_with_the_dpi_defaults_and_its_rows_rebuild(built, tmp_path):
+    runner, out = CliRunner(), tmp_path / "generator"
+    args = ["train", str(built), "--group", GROUP, "--out", str(out)]
+    result = runner.invoke(app, [*args, "--ae-steps", "3", "--denoiser-steps", "3"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["centre"] == "element" and config["ae_channels"] == []  # the DPI family's
+    samples = tmp_path / "samples"
+    args = ["generate", str(out), "--condition", "stroke=0.5", "--format", "safetensors"]
+    result = runner.invoke(app, [*args, "--out", str(samples), "--n", "2"])
+    assert result.exit_code == 0, result.output
+    with Zoo.open(built) as zoo:
+        base = base_model(zoo, "digits-unet-small", 0)
+    dpi = dpi_from_row(load_file(samples / "sample_001.safetensors"), base, 64)
+    assert torch.isfinite(dpi(torch.zeros(1, 1, 16, 16), 0.5)).all()
+
+    overridden = tmp_path / "overridden"
+    args = ["train", str(built), "--group", GROUP, "--out", str(overridden), "--centre", "tensor"]
+    result = runner.invoke(
+        app, [*args, "--autoencoder", "conv", "--ae-steps", "1", "--denoiser-steps", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((overridden / "config.json").read_text())["config"]
+    assert config["centre"] == "tensor" and config["ae_channels"] == [32, 64, 64]
