@@ -26,7 +26,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from scipy import linalg  # noqa: E402
 from spread import mean_sd  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -34,6 +33,7 @@ from paramgen.backbones import build_backbone  # noqa: E402
 from paramgen.backbones.unet import DigitsUNet  # noqa: E402
 from paramgen.data import load_digits16  # noqa: E402
 from paramgen.families.dpi import DPI  # noqa: E402
+from paramgen.frechet import classifier_features, frechet_distance  # noqa: E402
 from paramgen.interpolants import make_path  # noqa: E402
 from paramgen.solvers import sample  # noqa: E402
 from paramgen.training import train_flow_matching  # noqa: E402
@@ -43,26 +43,6 @@ NETS: dict[str, Callable[[], nn.Module]] = {
     "embedding (FiLM)": lambda: DigitsUNet(time_embedding=True),
     "DPI": lambda: DPI(DigitsUNet(time_embedding=False), 0.0, 1.0),
 }
-
-
-def classifier_features(classifier: nn.Module, images: torch.Tensor) -> np.ndarray:
-    """[N, 1, 16, 16] in [0, 1] → [N, hidden]: relu(fc1) of the digits classifier."""
-    captured = []
-    hook = classifier.fc1.register_forward_hook(lambda m, i, out: captured.append(out.relu()))
-    with torch.no_grad():
-        classifier(images)
-    hook.remove()
-    return captured[0].double().numpy()
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
-    """‖μa − μb‖² + Tr(Σa + Σb − 2(ΣaΣb)^½); ε·I keeps the root defined where ReLU features are
-    never active (singular covariances), as common FID code does."""
-    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
-    ridge = eps * np.eye(a.shape[1])
-    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
-    root = linalg.sqrtm(cov_a @ cov_b).real
-    return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
 @torch.no_grad()
