@@ -17,7 +17,7 @@ import torch
 from scipy import linalg
 from torch import nn
 
-__all__ = ["classifier_features", "feature_tensor", "frechet_distance"]
+__all__ = ["FrechetScorer", "classifier_features", "feature_tensor", "frechet_distance"]
 
 
 def feature_tensor(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -46,3 +46,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
     root = linalg.sqrtm(cov_a @ cov_b).real
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+class FrechetScorer:
+    """FD of image sets [N, 1, 16, 16] in [0, 1] against fixed ``reference`` images, in the
+    feature space of ``classifier`` (the reference features are computed once)."""
+
+    def __init__(self, classifier: nn.Module, reference: torch.Tensor):
+        self.classifier = classifier.eval()
+        self.reference = classifier_features(classifier, reference)
+
+    def __call__(self, images: torch.Tensor) -> float:
+        return frechet_distance(classifier_features(self.classifier, images), self.reference)
