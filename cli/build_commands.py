@@ -15,17 +15,20 @@ from zoo.builders import (
     ContinuumConfig,
     DpiZooConfig,
     LoraZooConfig,
+    MacZooConfig,
     build_dpi_zoo,
     build_lora_continuum,
     build_lora_zoo,
+    build_mac_zoo,
 )
 
-__all__ = ["build_app", "build_lora_with_progress", "parse_values"]
+__all__ = ["build_app", "build_lora_with_progress", "parse_nfes", "parse_values"]
 
 build_app = typer.Typer(help="Train checkpoints of a family into a zoo.", no_args_is_help=True)
 _console = Console(emoji=False, highlight=False)
 _DEFAULT = LoraZooConfig()
 _DPI = DpiZooConfig()
+_MAC = MacZooConfig()
 
 
 def parse_values(text: str) -> tuple[float, ...]:
@@ -42,6 +45,14 @@ def parse_values(text: str) -> tuple[float, ...]:
         raise ParamgenError(
             f"values {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list"
         ) from None
+
+
+def parse_nfes(text: str, name: str = "nfes") -> tuple[int, ...]:
+    """``"3,4,5,6,8"`` or ``"3:6:1"`` → a tuple of integers (sampler step counts)."""
+    values = parse_values(text) if text.strip() else ()
+    if any(not v.is_integer() for v in values):
+        raise ParamgenError(f"{name} must be whole step counts, got {text!r}")
+    return tuple(int(v) for v in values)
 
 
 def build_lora_with_progress(zoo: Path, config: LoraZooConfig) -> None:
@@ -188,3 +199,59 @@ def build_dpi(
 
         build_dpi_zoo(zoo, config, on_run=report)
     _console.print(f"zoo {zoo}: group dpi/{backbone}/{style} complete")
+
+
+@build_app.command("mac")
+@user_errors
+def build_mac(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file (created if missing).")],
+    nfes: Annotated[
+        str, typer.Option(help="Sampler step counts (NFE): START:STOP:STEP or a comma list.")
+    ] = ",".join(str(n) for n in _MAC.nfes),
+    heldout: Annotated[
+        str, typer.Option(help="Held-out NFEs (a comma list of NFES; '' for none).")
+    ] = ",".join(str(n) for n in _MAC.heldout),
+    iterations: Annotated[
+        int, typer.Option(help="Training minibatches per coefficient net.")
+    ] = _MAC.iterations,
+    keep_last: Annotated[
+        int, typer.Option(help="Checkpoints kept from the end of each run.")
+    ] = _MAC.keep_last,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _MAC.lr,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = _MAC.batch_size,
+    scale: Annotated[float, typer.Option(help="MAC weight bound s (|w| <= s).")] = _MAC.scale,
+    hidden: Annotated[int, typer.Option(help="Width of the coefficient conv net.")] = _MAC.hidden,
+    depth: Annotated[int, typer.Option(help="Hidden conv layers.")] = _MAC.depth,
+    samples: Annotated[int, typer.Option(help="Images per Fréchet distance.")] = _MAC.samples,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the flow model, the initial net and every run.")
+    ] = _MAC.seed,
+    backbone: Annotated[
+        str, typer.Option(help="Built-in linear-path flow (velocity) backbone.")
+    ] = _MAC.backbone,
+) -> None:
+    """Train one MAC coefficient net per NFE and store each run's last checkpoints (resumable)."""
+    config = MacZooConfig(
+        backbone=backbone,
+        nfes=parse_nfes(nfes),
+        heldout=parse_nfes(heldout, "heldout"),
+        iterations=iterations,
+        keep_last=keep_last,
+        lr=lr,
+        batch_size=batch_size,
+        scale=scale,
+        hidden=hidden,
+        depth=depth,
+        samples=samples,
+        seed=seed,
+    )
+    name = "MAC runs (nfe)"
+    with StageBars(_console) as bars:
+
+        def report(nfe: int, fd: float | None) -> None:
+            outcome = "already built" if fd is None else f"FD {fd:.2f}"
+            bars.print(f"nfe {nfe} ({config.split_of(nfe)}): {outcome}")
+            bars.advance(name, len(config.nfes))
+
+        build_mac_zoo(zoo, config, on_run=report)
+    _console.print(f"zoo {zoo}: group mac/{backbone}/nfe complete")

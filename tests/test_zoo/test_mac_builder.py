@@ -1,0 +1,148 @@
+"""The MAC zoo builder on a tiny config: rows, conditions, splits, the fd metric, rebuilding a row,
+resuming, config errors and the ``paramgen zoo build mac`` command.
+
+The zoo is seeded with an untrained flow model and classifier under the builder's names, so
+``base_model`` reads them instead of pretraining (what a real build does once per zoo).
+"""
+
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cli.app import app
+from paramgen.backbones import DigitsCNN, DigitsUNet
+from paramgen.data import load_digits16
+from paramgen.errors import ParamgenError
+from paramgen.families.mac_training import mac_images
+from paramgen.frechet import FrechetScorer
+from zoo.builders import MacZooConfig, build_mac_zoo
+from zoo.builders.lora import base_model
+from zoo.builders.mac import (
+    CLASSIFIER,
+    FLOW_BACKBONE,
+    evaluation_noise,
+    mac_fd,
+    mac_from_row,
+)
+from zoo.store import Zoo
+
+GROUP = f"mac/{FLOW_BACKBONE}/nfe"
+TINY = dict(
+    nfes=(2, 3, 4), heldout=(3,), iterations=3, keep_last=2, batch_size=4, hidden=4, depth=1
+)
+TINY_SAMPLES = 32
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread, set before the module's zoo fixtures (two threads on a busy 2-core
+    machine make these small convolutions many times slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def base_zoo(one_thread, tmp_path_factory):
+    """A zoo holding an untrained flow model and classifier (no pretraining in tests)."""
+    path = tmp_path_factory.mktemp("base") / "base.h5"
+    torch.manual_seed(0)
+    with Zoo.create(path) as zoo:
+        zoo.store_backbone(FLOW_BACKBONE, DigitsUNet().state_dict(), {"name": FLOW_BACKBONE})
+        zoo.store_backbone(CLASSIFIER, DigitsCNN().state_dict(), {"name": CLASSIFIER})
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(base_zoo, tmp_path_factory):
+    path = shutil.copy(base_zoo, tmp_path_factory.mktemp("zoo") / "zoo.h5")
+    build_mac_zoo(path, MacZooConfig(**TINY, samples=TINY_SAMPLES))
+    return path
+
+
+def test_rows_conditions_splits_and_metric(built):
+    with Zoo.open(built) as zoo:
+        group = zoo.group(GROUP)
+        rows = group.read()
+        family_config = group.family_config
+    assert len(rows) == 6
+    assert rows.conditions["nfe"].tolist() == [2.0] * 2 + [3.0] * 2 + [4.0] * 2
+    assert rows.split == ["train"] * 2 + ["heldout"] * 2 + ["train"] * 2
+    assert rows.step.tolist() == [2, 3] * 3
+    assert rows.run.tolist() == [0, 0, 1, 1, 2, 2]
+    assert rows.metrics["fd"].isfinite().all() and (rows.metrics["fd"] > 0).all()
+    assert family_config["class"] == "MacConvNet" and family_config["hidden"] == 4
+    # every run starts from the same net, so rows differ by their NFE, not by their init
+    assert not torch.equal(rows.params[1], rows.params[3])
+
+
+def test_a_stored_row_rebuilds_into_a_net_with_its_stored_fd(built):
+    with Zoo.open(built) as zoo:
+        group = zoo.group(GROUP)
+        row = int(group.indices(nfe=3)[-1])
+        stored = group.read(row).metrics["fd"].item()
+        net = mac_from_row(group.tensors(row), group.family_config)
+        velocity = base_model(zoo, FLOW_BACKBONE, 0)
+        scorer = FrechetScorer(base_model(zoo, CLASSIFIER, 0), load_digits16("test").images)
+    noise = evaluation_noise(TINY_SAMPLES)
+    assert mac_fd(net, velocity, scorer, 3, noise) == pytest.approx(stored, rel=1e-6)
+    with torch.no_grad():
+        assert torch.equal(mac_images(net, velocity, noise, 3), mac_images(net, velocity, noise, 3))
+
+
+def test_a_rebuilt_row_refuses_other_tensors(built):
+    with Zoo.open(built) as zoo:
+        group = zoo.group(GROUP)
+        tensors = group.tensors(0)
+        config = group.family_config
+    with pytest.raises(ParamgenError, match="missing"):
+        mac_from_row({k: v for k, v in tensors.items() if k != "out.bias"}, config)
+    with pytest.raises(ParamgenError, match="shape"):
+        mac_from_row({**tensors, "out.bias": torch.zeros(3)}, config)
+
+
+def test_a_rebuild_skips_finished_nfes(built, tmp_path):
+    path = shutil.copy(built, tmp_path / "again.h5")
+    seen = []
+    build_mac_zoo(
+        path, MacZooConfig(**TINY, samples=TINY_SAMPLES), on_run=lambda n, fd: seen.append(fd)
+    )
+    assert seen == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"nfes": ()}, "nfes"),
+        ({"nfes": (3, 3)}, "nfes"),
+        ({"nfes": (2.5,)}, "nfes"),
+        ({"heldout": (7,)}, "held-out"),
+        ({"keep_last": 500}, "keep_last"),
+        ({"iterations": 0}, "iterations"),
+        ({"lr": 0.0}, "lr"),
+        ({"scale": -1.0}, "scale"),
+        ({"samples": 1}, "samples"),
+        ({"backbone": "nope"}, "backbone"),
+    ],
+)
+def test_config_errors_name_the_field(kwargs, field):
+    with pytest.raises(ParamgenError, match=field):
+        MacZooConfig(**kwargs)
+
+
+def test_the_build_command(base_zoo, tmp_path):
+    path = shutil.copy(base_zoo, tmp_path / "cli.h5")
+    arguments = ["zoo", "build", "mac", str(path), "--nfes", "2,3", "--heldout", "3"]
+    arguments += ["--iterations", "2", "--keep-last", "1", "--batch-size", "4", "--hidden", "4"]
+    arguments += ["--depth", "1", "--samples", str(TINY_SAMPLES)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert "complete" in result.output
+    with Zoo.open(path) as zoo:
+        rows = zoo.group(GROUP).read()
+    assert rows.conditions["nfe"].tolist() == [2.0, 3.0] and rows.split == ["train", "heldout"]
+    bad = CliRunner().invoke(app, ["zoo", "build", "mac", str(path), "--nfes", "2.5"])
+    assert bad.exit_code != 0 and "nfes" in bad.output
