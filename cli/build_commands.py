@@ -211,13 +211,19 @@ def build_mac(
     heldout: Annotated[
         str, typer.Option(help="Held-out NFEs (a comma list of NFES; '' for none).")
     ] = ",".join(str(n) for n in _MAC.heldout),
+    anchor_iterations: Annotated[
+        int, typer.Option(help="Minibatches of the shared anchor net (training NFEs in turn).")
+    ] = _MAC.anchor_iterations,
     iterations: Annotated[
-        int, typer.Option(help="Training minibatches per coefficient net.")
+        int, typer.Option(help="Fine-tuning minibatches of each NFE's net.")
     ] = _MAC.iterations,
     keep_last: Annotated[
         int, typer.Option(help="Checkpoints kept from the end of each run.")
     ] = _MAC.keep_last,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _MAC.lr,
+    lr: Annotated[float, typer.Option(help="Adam learning rate of the anchor.")] = _MAC.lr,
+    finetune_lr: Annotated[
+        float, typer.Option(help="Adam learning rate of the fine-tunes.")
+    ] = _MAC.finetune_lr,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = _MAC.batch_size,
     scale: Annotated[float, typer.Option(help="MAC weight bound s (|w| <= s).")] = _MAC.scale,
     hidden: Annotated[int, typer.Option(help="Width of the coefficient conv net.")] = _MAC.hidden,
@@ -230,14 +236,17 @@ def build_mac(
         str, typer.Option(help="Built-in linear-path flow (velocity) backbone.")
     ] = _MAC.backbone,
 ) -> None:
-    """Train one MAC coefficient net per NFE and store each run's last checkpoints (resumable)."""
+    """Fine-tune one MAC coefficient net per NFE from a shared anchor; store each run's last
+    checkpoints (resumable)."""
     config = MacZooConfig(
         backbone=backbone,
         nfes=parse_nfes(nfes),
         heldout=parse_nfes(heldout, "heldout"),
+        anchor_iterations=anchor_iterations,
         iterations=iterations,
         keep_last=keep_last,
         lr=lr,
+        finetune_lr=finetune_lr,
         batch_size=batch_size,
         scale=scale,
         hidden=hidden,

@@ -65,7 +65,7 @@ def train_mac_net(
     classifier: nn.Module,
     data: DigitImages,
     *,
-    nfe: int,
+    nfe: int | Sequence[int],
     iterations: int,
     lr: float,
     batch_size: int = 64,
@@ -76,13 +76,16 @@ def train_mac_net(
     """Adam on ``net`` for ``iterations`` minibatches; returns it in eval mode.
 
     Each minibatch: ``batch_size`` fresh noises → ``nfe``-step MAC samples (unclamped, so every
-    pixel passes gradient) → classifier features; loss = :func:`rbf_mmd` to the features of
+    pixel passes gradient; a sequence of NFEs is cycled through, one per minibatch, to train one
+    net for all of them) → classifier features; loss = :func:`rbf_mmd` to the features of
     ``batch_size`` random digits of ``data``, ``bandwidths`` in units of the median pairwise
     distance of ``data``'s features. ``velocity`` and ``classifier`` are frozen
     (``requires_grad_(False)``). Noise and minibatches come from a generator seeded with ``seed``;
     ``on_step(iteration, net)`` runs after each update.
     """
-    for name, value in (("nfe", nfe), ("iterations", iterations), ("batch_size", batch_size)):
+    nfes = (nfe,) if isinstance(nfe, int) else tuple(nfe)
+    checks = [("nfe", n) for n in nfes or [None]]
+    for name, value in [*checks, ("iterations", iterations), ("batch_size", batch_size)]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ParamgenError(f"{name} must be an integer >= 1, got {value!r}")
     if not lr > 0:
@@ -99,7 +102,7 @@ def train_mac_net(
     for iteration in range(1, iterations + 1):
         noise = torch.randn(shape, generator=generator)
         real = data.images[torch.randint(len(data), (batch_size,), generator=generator)]
-        images = mac_images(net, velocity, noise, nfe, clamp=False)
+        images = mac_images(net, velocity, noise, nfes[(iteration - 1) % len(nfes)], clamp=False)
         with torch.no_grad():
             target = feature_tensor(classifier, real)
         loss = rbf_mmd(feature_tensor(classifier, images), target, widths)

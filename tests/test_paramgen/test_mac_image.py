@@ -129,6 +129,10 @@ def test_training_moves_only_the_coefficient_net():
         assert torch.allclose(mac_images(tiny, velocity, x, 2), euler_images(velocity, x, 2))
     with pytest.raises(ParamgenError, match="nfe"):
         train_mac_net(net, velocity, classifier, data, nfe=0, iterations=1, lr=1e-2)
+    with pytest.raises(ParamgenError, match="nfe"):
+        train_mac_net(net, velocity, classifier, data, nfe=(2, 0), iterations=1, lr=1e-2)
+    # several NFEs: one per minibatch, in turn
+    train_mac_net(net, velocity, classifier, data, nfe=(1, 2), iterations=2, lr=1e-2, batch_size=4)
 
 
 def test_frechet_distance_of_a_set_to_itself_is_zero_and_grows_with_a_shift():

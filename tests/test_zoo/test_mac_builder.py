@@ -30,7 +30,14 @@ from zoo.store import Zoo
 
 GROUP = f"mac/{FLOW_BACKBONE}/nfe"
 TINY = dict(
-    nfes=(2, 3, 4), heldout=(3,), iterations=3, keep_last=2, batch_size=4, hidden=4, depth=1
+    nfes=(2, 3, 4),
+    heldout=(3,),
+    anchor_iterations=2,
+    iterations=3,
+    keep_last=2,
+    batch_size=4,
+    hidden=4,
+    depth=1,
 )
 TINY_SAMPLES = 32
 
@@ -75,8 +82,9 @@ def test_rows_conditions_splits_and_metric(built):
     assert rows.run.tolist() == [0, 0, 1, 1, 2, 2]
     assert rows.metrics["fd"].isfinite().all() and (rows.metrics["fd"] > 0).all()
     assert family_config["class"] == "MacConvNet" and family_config["hidden"] == 4
-    # every run starts from the same net, so rows differ by their NFE, not by their init
+    # every run fine-tunes the same anchor: rows differ by their NFE, not by their init
     assert not torch.equal(rows.params[1], rows.params[3])
+    assert (rows.params[1] - rows.params[5]).norm() < 0.5 * rows.params[1].norm()
 
 
 def test_a_stored_row_rebuilds_into_a_net_with_its_stored_fd(built):
@@ -113,6 +121,13 @@ def test_a_rebuild_skips_finished_nfes(built, tmp_path):
     assert seen == [None, None, None]
 
 
+def test_resuming_with_another_config_is_refused(built, tmp_path):
+    path = shutil.copy(built, tmp_path / "other.h5")
+    other = MacZooConfig(**{**TINY, "iterations": 4}, samples=TINY_SAMPLES)
+    with pytest.raises(ParamgenError, match="iterations"):
+        build_mac_zoo(path, other)
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [
@@ -122,6 +137,9 @@ def test_a_rebuild_skips_finished_nfes(built, tmp_path):
         ({"heldout": (7,)}, "held-out"),
         ({"keep_last": 500}, "keep_last"),
         ({"iterations": 0}, "iterations"),
+        ({"anchor_iterations": -1}, "anchor_iterations"),
+        ({"nfes": (5,), "heldout": (5,)}, "training NFE"),
+        ({"finetune_lr": 0.0}, "finetune_lr"),
         ({"lr": 0.0}, "lr"),
         ({"scale": -1.0}, "scale"),
         ({"samples": 1}, "samples"),
@@ -136,7 +154,18 @@ def test_config_errors_name_the_field(kwargs, field):
 def test_the_build_command(base_zoo, tmp_path):
     path = shutil.copy(base_zoo, tmp_path / "cli.h5")
     arguments = ["zoo", "build", "mac", str(path), "--nfes", "2,3", "--heldout", "3"]
-    arguments += ["--iterations", "2", "--keep-last", "1", "--batch-size", "4", "--hidden", "4"]
+    arguments += [
+        "--anchor-iterations",
+        "0",
+        "--iterations",
+        "2",
+        "--keep-last",
+        "1",
+        "--batch-size",
+        "4",
+        "--hidden",
+        "4",
+    ]
     arguments += ["--depth", "1", "--samples", str(TINY_SAMPLES)]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output

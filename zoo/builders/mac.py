@@ -12,14 +12,23 @@ The velocity model is ``digits-unet-flow``: the 196k digits U-Net trained by flo
 linear path (noise at t = 0), pretrained once from the config's seed and stored in the zoo like
 every base (``base_model``). The classifier is ``digits-cnn`` from seed 0, stored the same way.
 
-Every run shares the config's seed (the initial net, noise and minibatches): runs differ only by
-their NFE, so the weights change with it rather than with run-to-run noise, which is what a
-generator interpolates. A run's rows are appended in one call, so a killed build loses at most the
-run in flight, and a re-run skips finished NFEs.
+Runs are fine-tunes of one anchor net: ``anchor_iterations`` minibatches train the initial net
+(drawn from the seed) with the training NFEs in turn, one per minibatch — never a held-out one —
+then every run, held-out ones included, fine-tunes a copy of the anchor at its own NFE for
+``iterations`` minibatches, all with the same noise and minibatches. Rows then differ only by
+what their NFE asks of the anchor, and change smoothly with it, which is what a generator
+interpolates. (With independent runs from one shared initial net, ``anchor_iterations=0``, the
+five nets end up about as far from one another as from the init, and neither the midpoint of the
+NFE 4 and 6 nets nor a generator trained on them reaches the NFE 5 net's FD.) The anchor is
+recomputed (deterministically) when a build resumes; the zoo stores only the runs. A run's rows
+are appended in one call, so a killed build loses at most the run in flight, and a re-run skips
+finished NFEs (with the same config; another config is refused).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +62,7 @@ __all__ = [
     "mac_fd",
     "mac_from_row",
     "mac_tensors",
+    "train_anchor",
 ]
 
 Tensors = dict[str, torch.Tensor]
@@ -86,9 +96,11 @@ class MacZooConfig:
     backbone: str = FLOW_BACKBONE  # a linear-path velocity net: forward(x, t)
     nfes: tuple[int, ...] = (3, 4, 5, 6, 8)
     heldout: tuple[int, ...] = (5,)  # NFEs marked "heldout" (each one of ``nfes``)
-    iterations: int = 100
+    anchor_iterations: int = 80  # the shared anchor's training on the training NFEs (0: none)
+    iterations: int = 40  # each run's fine-tune of the anchor at its own NFE
     keep_last: int = 3
-    lr: float = 3e-3
+    lr: float = 3e-3  # the anchor's Adam rate
+    finetune_lr: float = 1e-3  # the runs' Adam rate
     batch_size: int = 64
     scale: float = 0.2  # s, |w| ≤ s (the paper's 0.05 gains little here: bench/mac_digits.py)
     hidden: int = 16  # conv net width
@@ -118,7 +130,13 @@ class MacZooConfig:
             raise ParamgenError(
                 f"keep_last must be in 1..iterations ({self.iterations}), got {self.keep_last}"
             )
-        for name in ("lr", "scale"):
+        if self.anchor_iterations < 0:
+            raise ParamgenError(
+                f"anchor_iterations must be >= 0 (0: no anchor), got {self.anchor_iterations}"
+            )
+        if self.anchor_iterations and not any(n not in self.heldout for n in self.nfes):
+            raise ParamgenError("an anchor needs at least one training NFE (not in heldout)")
+        for name in ("lr", "finetune_lr", "scale"):
             if not getattr(self, name) > 0:
                 raise ParamgenError(f"{name} must be > 0, got {getattr(self, name)}")
 
@@ -126,9 +144,13 @@ class MacZooConfig:
         return "heldout" if nfe in self.heldout else "train"
 
     def net(self) -> MacConvNet:
-        """The initial coefficient net, the same for every run (drawn from ``seed``)."""
+        """The initial coefficient net (drawn from ``seed``): the anchor's starting point."""
         torch.manual_seed(self.seed)
         return MacConvNet(scale=self.scale, hidden=self.hidden, depth=self.depth)
+
+    @property
+    def training_nfes(self) -> tuple[int, ...]:
+        return tuple(n for n in self.nfes if self.split_of(n) == "train")
 
 
 def mac_tensors(net: MacConvNet) -> Tensors:
@@ -166,8 +188,27 @@ def mac_fd(
     return scorer(mac_images(net, velocity, noise, nfe))
 
 
-def _train_run(velocity: nn.Module, classifier: nn.Module, nfe: int, config: MacZooConfig):
-    """One net from the shared initial net, trained at ``nfe``; its last ``keep_last`` rows."""
+def train_anchor(velocity: nn.Module, classifier: nn.Module, config: MacZooConfig) -> MacConvNet:
+    """The initial net trained for ``anchor_iterations`` with the training NFEs in turn (the
+    initial net itself when ``anchor_iterations`` is 0)."""
+    net = config.net()
+    if config.anchor_iterations == 0:
+        return net.eval()
+    return train_mac_net(
+        net,
+        velocity,
+        classifier,
+        load_digits16("train"),
+        nfe=config.training_nfes,
+        iterations=config.anchor_iterations,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
+
+
+def _train_run(anchor: MacConvNet, velocity, classifier, nfe: int, config: MacZooConfig):
+    """A copy of ``anchor`` fine-tuned at ``nfe``; its last ``keep_last`` rows."""
     snapshots: list[Tensors] = []
 
     def keep_tail(iteration: int, net: nn.Module) -> None:
@@ -175,15 +216,15 @@ def _train_run(velocity: nn.Module, classifier: nn.Module, nfe: int, config: Mac
             snapshots.append(mac_tensors(net))
 
     train_mac_net(
-        config.net(),
+        copy.deepcopy(anchor),
         velocity,
         classifier,
         load_digits16("train"),
         nfe=nfe,
         iterations=config.iterations,
-        lr=config.lr,
+        lr=config.finetune_lr,
         batch_size=config.batch_size,
-        seed=config.seed,
+        seed=config.seed + 1,  # other minibatches than the anchor's, the same for every run
         on_step=keep_tail,
     )
     return snapshots
@@ -218,12 +259,25 @@ def build_mac_zoo(
             backbone_spec={"name": config.backbone, "builder": asdict(config)},
             exist_ok=True,
         )
+        built, wanted = (
+            group.backbone_spec.get("builder") or {},
+            json.loads(json.dumps(asdict(config))),
+        )
+        if len(group) and built != wanted:
+            changed = sorted(k for k in wanted if built.get(k) != wanted[k])
+            raise ParamgenError(
+                f"group {group.name!r} in {path} was built with another config (fields "
+                f"{changed} differ); finish it with the same config or use a new zoo file"
+            )
+        anchor = None
         for run, nfe in enumerate(config.nfes):
             if group.indices(nfe=nfe).size >= config.keep_last:
                 if on_run:
                     on_run(nfe, None)
                 continue
-            snapshots = _train_run(velocity, classifier, nfe, config)
+            if anchor is None:
+                anchor = train_anchor(velocity, classifier, config)
+            snapshots = _train_run(anchor, velocity, classifier, nfe, config)
             family_config = template.config()
             scores = [
                 mac_fd(mac_from_row(s, family_config), velocity, scorer, nfe, noise)
