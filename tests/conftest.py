@@ -1,4 +1,4 @@
-"""Shared fixtures: a small schema and a zoo with one group."""
+"""Shared fixtures: one torch thread, a small schema and a zoo with one group."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ import torch
 
 from paramgen.schema import ParamSchema
 from zoo.store import Zoo
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``),
+    set before its module-scoped fixtures: tiny ops on two threads of a busy 2-core machine wait on
+    each other and run up to 100× slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from paramgen.backbones.registry import (
 )
 from paramgen.backbones.unet import DigitsUNet
 from paramgen.data.digits import load_digits16
-from paramgen.training import train_classifier, train_denoiser
+from paramgen.training import train_classifier, train_denoiser, train_flow_matching
 
 __all__ = [
     "BackboneEntry",
@@ -63,5 +63,20 @@ register_backbone(
         "params): what the DPI zoo wraps",
         build=partial(DigitsUNet, channels=8, time_embedding=False),
         pretrain=partial(_pretrain_denoiser, steps=300),
+    )
+)
+
+
+def _pretrain_flow(model: DigitsUNet, seed: int) -> None:
+    train_flow_matching(model, load_digits16("train"), steps=1000, lr=2e-3, seed=seed)
+
+
+register_backbone(
+    BackboneEntry(
+        name="digits-unet-flow",
+        description="time-conditioned U-Net velocity net, flow matching on the linear path "
+        "(noise at t = 0), 16x16 digits (~196k params): what the MAC zoo samples with",
+        build=DigitsUNet,
+        pretrain=_pretrain_flow,
     )
 )

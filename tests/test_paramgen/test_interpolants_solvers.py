@@ -32,14 +32,7 @@ STD = torch.tensor([0.5, 2.0, 1.0])
 N = 20_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Thousands of tiny elementwise steps: intra-op threads only contend (100× slower on a
-    busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def by_name(paths):

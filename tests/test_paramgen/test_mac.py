@@ -22,12 +22,7 @@ MEAN = torch.tensor([1.5, -2.0, 0.0], dtype=torch.float64)
 STD = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randn(*shape, seed=0, scale=1.0) -> Tensor:

@@ -14,13 +14,7 @@ from paramgen.families.mac_training import euler_images, mac_images, rbf_mmd, tr
 from paramgen.frechet import classifier_features, frechet_distance
 from paramgen.mac_path import MacPath
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def noise(*shape, seed=0):

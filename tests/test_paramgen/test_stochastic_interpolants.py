@@ -27,16 +27,7 @@ PATHS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def by_name(paths):
-    return pytest.mark.parametrize("path", paths, ids=[p.name for p in paths])
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gaussian_velocity(path):
@@ -62,7 +53,7 @@ def gamma_and_derivative(path, t: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return gamma.detach(), d_gamma
 
 
-@by_name(PATHS)
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
 def test_ends_and_names(path):
     c = path.coefficients(torch.tensor([0.0, 1.0], dtype=torch.float64))
     assert torch.allclose(c.alpha, torch.tensor([1.0, 0.0], dtype=torch.float64), atol=1e-15)
@@ -70,7 +61,7 @@ def test_ends_and_names(path):
     assert path.name == f"{path.base.name}+{path.gamma.name}"
 
 
-@by_name(PATHS)
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
 def test_coefficient_derivatives_match_autograd(path):
     t = torch.linspace(0.0, 0.99, 34, dtype=torch.float64, requires_grad=True)
     c = path.coefficients(t)
@@ -88,7 +79,7 @@ def test_zero_gamma_is_the_base_path(base):
         assert torch.allclose(getattr(c, name), getattr(ref, name), atol=1e-14), name
 
 
-@by_name(PATHS)
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
 def test_si_drift_is_the_velocity_of_the_equivalent_path(path):
     """x_t = α·noise + β·data + γ·z with SI's target α̇·noise + β̇·data + γ̇·z: its regression on
     x_t (linear for Gaussian data) is the closed-form velocity of (√(α² + γ²), β)."""
@@ -110,7 +101,7 @@ def test_si_drift_is_the_velocity_of_the_equivalent_path(path):
     assert torch.allclose(at1 - at0, slope, atol=0.03)
 
 
-@by_name(PATHS)
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
 def test_training_pairs_and_heun_use_the_equivalent_path(path):
     g = torch.Generator().manual_seed(1)
     data, noise = (torch.randn(64, 3, generator=g, dtype=torch.float64) for _ in range(2))

@@ -18,6 +18,7 @@ from zoo.builders.dpi import denoising_mse, dpi_from_row
 from zoo.builders.lora import base_model, styled
 from zoo.store import Zoo
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 GROUP = "dpi/digits-unet-small/stroke"
 TINY = dict(values=(-0.5, 0.0, 0.5), heldout=(0.5,), steps=6, keep_last=2, batch_size=16)
 

@@ -42,14 +42,7 @@ TINY = dict(
 TINY_SAMPLES = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, set before the module's zoo fixtures (two threads on a busy 2-core
-    machine make these small convolutions many times slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -37,11 +37,7 @@ import torch
 from torch import nn
 
 from paramgen.backbones import (
-    BackboneEntry,
-    DigitsUNet,
     backbone_entry,
-    backbone_names,
-    register_backbone,
 )
 from paramgen.data import load_digits16
 from paramgen.errors import ParamgenError, check_names
@@ -49,7 +45,6 @@ from paramgen.families.mac import MacConvNet
 from paramgen.families.mac_training import mac_images, train_mac_net
 from paramgen.frechet import FrechetScorer
 from paramgen.schema import ParamSchema
-from paramgen.training import train_flow_matching
 from zoo.builders.lora import base_model
 from zoo.store import Zoo
 
@@ -67,26 +62,8 @@ __all__ = [
 
 Tensors = dict[str, torch.Tensor]
 NOISE_SEED = 4321  # the fixed start noise of every ``fd`` in a MAC zoo
-FLOW_BACKBONE = "digits-unet-flow"
+FLOW_BACKBONE = "digits-unet-flow"  # registered in paramgen.backbones
 CLASSIFIER = "digits-cnn"  # the FD's feature space, always from seed 0
-
-
-def _pretrain_flow(model: nn.Module, seed: int) -> None:
-    train_flow_matching(model, load_digits16("train"), steps=1000, lr=2e-3, seed=seed)
-
-
-# A library backbone; registered here because paramgen/backbones is owned elsewhere (move it
-# there, next to digits-unet, when convenient).
-if FLOW_BACKBONE not in backbone_names():
-    register_backbone(
-        BackboneEntry(
-            name=FLOW_BACKBONE,
-            description="time-conditioned U-Net velocity net, flow matching on the linear path "
-            "(noise at t = 0), 16x16 digits (~196k params): what MAC samples with",
-            build=DigitsUNet,
-            pretrain=_pretrain_flow,
-        )
-    )
 
 
 @dataclass(frozen=True)
