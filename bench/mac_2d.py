@@ -34,6 +34,7 @@ from torch import nn
 
 from paramgen.data import sample_toy
 from paramgen.families.mac import MacMLP
+from paramgen.families.mac_training import rbf_mmd
 from paramgen.interpolants import LinearPath
 from paramgen.solvers import gamma_euler, sample
 
@@ -93,15 +94,6 @@ def train_velocity(pool: torch.Tensor, pairing: str, seed: int, args) -> nn.Modu
     return model.requires_grad_(False).eval()
 
 
-def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: list[float]) -> torch.Tensor:
-    """Squared MMD with a sum of RBF kernels exp(−|a − b|²/(2h²)) (the biased V-statistic)."""
-    points = torch.cat([x, y])
-    squared = torch.cdist(points, points).square()
-    kernel = sum(torch.exp(-squared / (2 * h**2)) for h in bandwidths)
-    n = len(x)
-    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
-
-
 def feed(kind: str, start: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """What the coefficient net sees: the start point, independent noise, or a constant."""
     if kind == "start":
@@ -122,7 +114,7 @@ def train_mac(velocity: nn.Module, pool: torch.Tensor, kind: str, scale: float, 
         start = torch.randn(args.mac_batch, 2, generator=generator)
         target = pool[torch.randint(len(pool), (args.mac_batch,), generator=generator)]
         x = gamma_euler(net.path(feed(kind, start, generator)), velocity, start, steps=args.nfe)
-        loss = mmd(x, target, args.bandwidths)
+        loss = rbf_mmd(x, target, args.bandwidths)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
