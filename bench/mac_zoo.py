@@ -39,7 +39,7 @@ from spread import mean_sd
 from paramgen.data import load_digits16
 from paramgen.families.mac_training import euler_images
 from paramgen.frechet import FrechetScorer
-from paramgen.generator import GeneratorConfig, ParamGenerator
+from paramgen.generator import FAMILY_DEFAULTS, ParamGenerator, config_for_family
 from zoo.builders import MacZooConfig, build_mac_zoo
 from zoo.builders.lora import base_model
 from zoo.builders.mac import CLASSIFIER, evaluation_noise, mac_fd, mac_from_row
@@ -129,12 +129,8 @@ def zoo_config(args: argparse.Namespace, seed: int) -> MacZooConfig:
 def run_seed(seed: int, args: argparse.Namespace) -> dict:
     """Build the zoo of ``seed``, fit on its training rows, score every NFE."""
     config = zoo_config(args, seed)
-    fit_config = GeneratorConfig(
-        ae_steps=args.ae_steps,
-        denoiser_steps=args.denoiser_steps,
-        centre="element",
-        ae_channels=(),
-        seed=seed,
+    fit_config = config_for_family(
+        "mac", ae_steps=args.ae_steps, denoiser_steps=args.denoiser_steps, seed=seed
     )
     path = args.zoo_dir / f"mac-zoo-{seed}.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,8 +215,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "zoo": asdict(config),
         "generator": {
-            "centre": "element",
-            "ae_channels": [],
+            **FAMILY_DEFAULTS["mac"],
             "ae_steps": args.ae_steps,
             "denoiser_steps": args.denoiser_steps,
             "samples": args.samples,

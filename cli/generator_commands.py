@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from cli.errors import user_errors
 from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
 from paramgen.errors import ParamgenError
-from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
+from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
 from paramgen.inspect import latent_pca, save_pca
 from zoo.evaluation import evaluate_lora_generator
 from zoo.peft_io import PeftAdapter, write_peft_adapter
@@ -43,11 +42,6 @@ inspect_app = typer.Typer(
 class Autoencoder(StrEnum):
     conv = "conv"
     linear = "linear"
-
-
-# Generator settings that suit a family's rows better than the defaults: DPI rows are fine-tunes
-# of one base network, which per-tensor centring and the conv autoencoder lose (bench/dpi_zoo.py).
-_FAMILY_DEFAULTS: dict[str, dict] = {"dpi": {"centre": "element", "ae_channels": ()}}
 
 
 class OutputFormat(StrEnum):
@@ -78,15 +72,15 @@ def train(
         str | None,
         typer.Option(
             help="Centre of the z-scoring: tensor (one mean per tensor), or element (the mean "
-            "row: for fine-tunes of one base). Default: the family's (element for dpi, else "
-            "tensor)."
+            "row: for fine-tunes of one base). Default: the family's (element for dpi and mac, "
+            "else tensor)."
         ),
     ] = None,
     autoencoder: Annotated[
         Autoencoder | None,
         typer.Option(
             help="conv (p-diff's 1D convolutions) or linear (exact for zoos of fewer rows than "
-            "latent dimensions). Default: the family's (linear for dpi, else conv)."
+            "latent dimensions). Default: the family's (linear for dpi and mac, else conv)."
         ),
     ] = None,
     latent_noise: Annotated[
@@ -118,14 +112,12 @@ def train(
         _console.print(f"resuming from {checkpoint}")
     with Zoo.open(zoo) as store:
         data = training_set(store.group(group), None if split == "all" else split)
-    family = dict(_FAMILY_DEFAULTS.get(data.metadata.get("family"), {}))
-    if centre is not None:
-        family["centre"] = centre
+    chosen = {} if centre is None else {"centre": centre}
     if autoencoder is not None:
-        family["ae_channels"] = () if autoencoder == Autoencoder.linear else _DEFAULT.ae_channels
-    config = replace(
-        _DEFAULT,
-        **family,
+        chosen["ae_channels"] = () if autoencoder == Autoencoder.linear else _DEFAULT.ae_channels
+    config = config_for_family(
+        data.metadata.get("family"),
+        **chosen,
         path=path,
         condition=condition,
         latent_noise=latent_noise,

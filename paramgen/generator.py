@@ -34,7 +34,14 @@ from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 from paramgen.solvers import samplers_for
 
-__all__ = ["FIT_CHECKPOINT", "GeneratorConfig", "TrainingSet", "ParamGenerator"]
+__all__ = [
+    "FAMILY_DEFAULTS",
+    "FIT_CHECKPOINT",
+    "GeneratorConfig",
+    "TrainingSet",
+    "ParamGenerator",
+    "config_for_family",
+]
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside them while a fit runs
@@ -78,6 +85,20 @@ class GeneratorConfig:
             raise ParamgenError(
                 f"condition_dropout must be in [0, 1), got {self.condition_dropout}"
             )
+
+
+# Settings that suit a family's rows better than GeneratorConfig's defaults. DPI and MAC rows are
+# fine-tunes of one base (or anchor) network: per-tensor centring leaves it in every row and the
+# conv autoencoder loses the small differences between rows (bench/dpi_zoo.py, bench/mac_zoo.py).
+FAMILY_DEFAULTS: dict[str, dict] = {
+    "dpi": {"centre": "element", "ae_channels": ()},
+    "mac": {"centre": "element", "ae_channels": ()},
+}
+
+
+def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
+    """``GeneratorConfig`` with ``family``'s settings (``FAMILY_DEFAULTS``), then ``overrides``."""
+    return GeneratorConfig(**{**FAMILY_DEFAULTS.get(family, {}), **overrides})
 
 
 @dataclass

@@ -7,7 +7,7 @@ import torch
 
 from paramgen.autoencoder import ParamAutoencoder
 from paramgen.errors import ParamgenError
-from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
+from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet, config_for_family
 from paramgen.normalization import TensorwiseNormalizer
 from paramgen.schema import ParamSchema, ParamSpec
 
@@ -192,3 +192,12 @@ def test_example_image_conditioning():
     assert rows.shape == (3, SCHEMA.dim) and torch.isfinite(rows).all()
     with pytest.raises(ParamgenError, match="example images"):
         generator.sample({"rotation": 30.0})
+
+
+def test_family_defaults_then_overrides():
+    for family in ("dpi", "mac"):
+        config = config_for_family(family, seed=3)
+        assert (config.centre, config.ae_channels, config.seed) == ("element", (), 3)
+    assert config_for_family("lora") == GeneratorConfig()
+    assert config_for_family(None, ae_steps=5) == GeneratorConfig(ae_steps=5)
+    assert config_for_family("dpi", centre="tensor").centre == "tensor"
