@@ -20,23 +20,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import torch
+from digit_grids import save_digit_grids
+from spread import mean_sd
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from spread import mean_sd  # noqa: E402
-from torch import nn  # noqa: E402
-
-from paramgen.backbones import build_backbone  # noqa: E402
-from paramgen.backbones.unet import DigitsUNet  # noqa: E402
-from paramgen.data import load_digits16  # noqa: E402
-from paramgen.families.dpi import DPI  # noqa: E402
-from paramgen.frechet import classifier_features, frechet_distance  # noqa: E402
-from paramgen.interpolants import make_path  # noqa: E402
-from paramgen.solvers import sample  # noqa: E402
-from paramgen.training import train_flow_matching  # noqa: E402
+from paramgen.backbones import build_backbone
+from paramgen.backbones.unet import DigitsUNet
+from paramgen.data import load_digits16
+from paramgen.families.dpi import DPI
+from paramgen.frechet import classifier_features, frechet_distance
+from paramgen.interpolants import make_path
+from paramgen.solvers import sample
+from paramgen.training import train_flow_matching
 
 RESULTS = Path(__file__).with_name("results")
 NETS: dict[str, Callable[[], nn.Module]] = {
@@ -88,15 +84,8 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "dpi_flow.json").write_text(json.dumps(results, indent=1) + "\n")
-    figure, axes = plt.subplots(1, len(grids), figsize=(5 * len(grids), 5))
-    for axis, (name, images) in zip(np.atleast_1d(axes), grids.items(), strict=True):
-        tiles = images.view(8, 8, 16, 16).permute(0, 2, 1, 3).reshape(128, 128)
-        axis.imshow(tiles.numpy(), cmap="gray", vmin=0, vmax=1)
-        axis.set_title(f"{name}: FD {results['frechet_distance'][name]['mean']:.2f}")
-        axis.axis("off")
-    figure.tight_layout()
-    figure.savefig(RESULTS / "dpi_flow.png", dpi=110)
-    plt.close(figure)
+    titles = {name: f"{name}: FD {results['frechet_distance'][name]['mean']:.2f}" for name in grids}
+    save_digit_grids(grids, titles, RESULTS / "dpi_flow.png")
     print(json.dumps(results, indent=1))
 
 

@@ -30,21 +30,17 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
+import torch
+from digit_grids import save_digit_grids
+from spread import mean_sd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from spread import mean_sd  # noqa: E402
-
-from paramgen.data import load_digits16  # noqa: E402
-from paramgen.families.mac import MacConvNet  # noqa: E402
-from paramgen.families.mac_training import euler_images, mac_images, train_mac_net  # noqa: E402
-from paramgen.frechet import FrechetScorer  # noqa: E402
-from zoo.builders.lora import base_model  # noqa: E402
-from zoo.builders.mac import CLASSIFIER, FLOW_BACKBONE  # noqa: E402
-from zoo.store import Zoo  # noqa: E402
+from paramgen.data import load_digits16
+from paramgen.families.mac import MacConvNet
+from paramgen.families.mac_training import euler_images, mac_images, train_mac_net
+from paramgen.frechet import FrechetScorer
+from zoo.builders.lora import base_model
+from zoo.builders.mac import CLASSIFIER, FLOW_BACKBONE
+from zoo.store import Zoo
 
 RESULTS = Path(__file__).with_name("results")
 ZOO_DIR = Path("runs/mac/zoos")
@@ -122,18 +118,6 @@ def summarise(runs: list[dict], args: argparse.Namespace) -> dict:
     return table
 
 
-def save_grid(grids: dict, path: Path, fds: dict) -> None:
-    figure, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 4.3))
-    for axis, (name, images) in zip(np.atleast_1d(axes), grids.items(), strict=True):
-        tiles = images.view(8, 8, 16, 16).permute(0, 2, 1, 3).reshape(128, 128)
-        axis.imshow(tiles.numpy(), cmap="gray", vmin=0, vmax=1)
-        axis.set_title(f"{name.replace('_', ' ')}: FD {fds[name]:.1f} (seed 0)")
-        axis.axis("off")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -172,7 +156,8 @@ def main() -> None:
     first = results["per_seed"][args.seeds[0]]
     fds = {name: first[name] for name in grids if name.startswith("euler")}
     fds.update({f"mac_{s}": v for s, v in first["mac"].items()})
-    save_grid(grids, RESULTS / "mac_digits.png", fds)
+    titles = {n: f"{n.replace('_', ' ')}: FD {fds[n]:.1f} (seed 0)" for n in grids}
+    save_digit_grids(grids, titles, RESULTS / "mac_digits.png", panel=(4, 4.3), dpi=100)
     print(json.dumps(results["summary"], indent=1))
     print(f"wall time {results['wall_s']} s")
 
