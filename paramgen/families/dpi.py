@@ -50,7 +50,9 @@ class LambdaTable(nn.Module):
         """[size] values: 0, then the cumulative softmax of the logits (ending at exactly 1)."""
         steps = torch.softmax(self.logits, dim=0)
         cumulative = torch.cumsum(steps, dim=0)
-        cumulative = cumulative / cumulative[-1]  # exactly 1 at the end despite rounding
+        # Exactly 1 at the end despite rounding; cummax keeps the table monotone by construction
+        # whatever order the cumulative sum was added in (a no-op, gradient included, when it is).
+        cumulative = torch.cummax(cumulative / cumulative[-1], dim=0).values.clamp(max=1.0)
         return torch.cat([cumulative.new_zeros(1), cumulative])
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
@@ -58,7 +60,10 @@ class LambdaTable(nn.Module):
         position = u.clamp(0, 1) * (len(table) - 1)
         low = position.floor().long().clamp(max=len(table) - 2)
         weight = position - low
-        return (1 - weight) * table[low] + weight * table[low + 1]
+        below, above = table[low], table[low + 1]
+        # a + w·(b − a) capped at b is monotone in u by construction, in any float rounding:
+        # (1 − w)·a + w·b is not — it stepped down by 4e-12 between entries 1e-11 apart on AMD.
+        return torch.minimum(below + weight * (above - below), above)
 
 
 class DPI(nn.Module):

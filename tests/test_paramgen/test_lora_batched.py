@@ -43,7 +43,10 @@ def test_batched_accuracy_equals_accuracy():
     many = adapters(2)
     scores = batched_accuracy(backbone, SPEC, stack_adapters(many), test, chunk=1)
     for m, adapter in enumerate(many):
-        assert scores[m].item() == accuracy(apply_lora(backbone, SPEC, adapter), test)
+        # Merged weights and peft's two-branch forward round differently: a digit whose two top
+        # logits are within rounding may flip on another CPU, so allow one flip in 449.
+        reference = accuracy(apply_lora(backbone, SPEC, adapter), test)
+        assert abs(scores[m].item() - reference) <= 1.5 / len(test.labels)
 
 
 def test_batched_training_follows_sequential_training():
