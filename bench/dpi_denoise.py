@@ -35,8 +35,8 @@ from torch import nn  # noqa: E402
 from paramgen.backbones.unet import DigitsUNet  # noqa: E402
 from paramgen.data import load_digits16  # noqa: E402
 from paramgen.families.dpi import DPI  # noqa: E402
+from paramgen.tasks.denoising import denoising_errors, sigma_bins  # noqa: E402
 from paramgen.training import train_denoiser  # noqa: E402
-from zoo.builders.dpi import denoising_errors, sigma_bins  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 BINS = 8  # σ bins, log-spaced over [SIGMA_MIN, SIGMA_MAX]

@@ -37,12 +37,11 @@ from pathlib import Path
 import torch
 from spread import mean_sd
 
-from paramgen.data import load_digits16
+from paramgen.families.dpi import DpiFamily
 from paramgen.generator import GeneratorConfig, ParamGenerator
 from paramgen.normalization import CENTRES
+from zoo.bases import base_model
 from zoo.builders import DpiZooConfig, build_dpi_zoo
-from zoo.builders.dpi import denoising_mse, dpi_from_row
-from zoo.builders.lora import base_model, styled
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
@@ -51,10 +50,16 @@ BAR = 1.10  # generated / trained mean MSE, every value
 SPLITS = {"all": None, "train": "train", "heldout": "heldout"}
 
 
-def mean_mse(rows: torch.Tensor, group, base: torch.nn.Module, table_size: int, digits) -> float:
-    """Mean ``denoising_mse`` on ``digits`` of the DPIs that flat ``rows`` describe on ``base``."""
+def mean_mse(
+    rows: torch.Tensor, group, base: torch.nn.Module, config: DpiZooConfig, value
+) -> float:
+    """Mean task metric (``denoising_mse``) at ``value`` of the DPIs that flat ``rows`` describe
+    on ``base``."""
+    family = DpiFamily()
     return statistics.mean(
-        denoising_mse(dpi_from_row(group.schema.unflatten(row), base, table_size), digits)
+        config.task.score(
+            family.apply(base, config.family_config, group.schema.unflatten(row)), value
+        )
         for row in rows
     )
 
@@ -67,24 +72,19 @@ def score_generator(
     generator must beat at a held-out value) and of the blind base."""
     group = zoo.group(f"dpi/{config.backbone}/{config.style}")
     base = base_model(zoo, config.backbone, config.seed)
-    test = load_digits16("test")
     others = [v for v in config.values if config.split_of(v) == "train"]
     out = {}
     for value in config.values:
-        digits = styled(test, config.style, value)
-
         neighbour = min((v for v in others if v != value), key=lambda v: abs(v - value))
         rows_at = {v: group.read(group.indices(**{config.style: v})) for v in (value, neighbour)}
         generated = generator.sample_rows({config.style: value}, samples, seed=seed)
         out[value] = {
             "split": config.split_of(value),
-            "generated": mean_mse(generated, group, base, config.table_size, digits),
+            "generated": mean_mse(generated, group, base, config, value),
             "trained": statistics.mean(rows_at[value].metrics["mse"].tolist()),
             "neighbour_value": neighbour,
-            "neighbour": mean_mse(
-                rows_at[neighbour].params, group, base, config.table_size, digits
-            ),
-            "base": denoising_mse(base, digits),
+            "neighbour": mean_mse(rows_at[neighbour].params, group, base, config, value),
+            "base": config.task.score(base, value),
         }
         out[value]["ratio"] = out[value]["generated"] / out[value]["trained"]
         print(f"  stroke {value:+.2f} ({out[value]['split']}): ratio {out[value]['ratio']:.3f}")
@@ -114,7 +114,7 @@ def run_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict:
     path = folder / f"dpi-zoo-{seed}.h5"
     started = time.perf_counter()
     build_dpi_zoo(
-        path, config, on_run=lambda value, mse: print(f"  trained stroke {value:+.2f}: {mse}")
+        path, config, on_run=lambda run: print(f"  trained stroke {run.value:+.2f}: {run.scores}")
     )
     zoo_seconds = time.perf_counter() - started
     with Zoo.open(path) as zoo:

@@ -29,8 +29,8 @@ from spread import mean_sd
 
 from paramgen.data import load_digits16
 from paramgen.generator import ParamGenerator
+from paramgen.tasks.digits import styled
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.builders.lora import styled
 from zoo.evaluation import evaluate_lora_generator
 from zoo.main_job import MainJobConfig
 from zoo.report import summarize_scores

@@ -23,12 +23,12 @@ import torch
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.data.digits import DigitImages
-from paramgen.families import attach_lora
-from paramgen.families.lora_batched import batched_accuracy, stack_adapters
+from paramgen.families.lora import attach_lora
+from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.generator import ParamGenerator
+from paramgen.tasks.digits import styled
 from paramgen.training import train_classifier
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.builders.lora import styled
 from zoo.evaluation import lora_spec_of
 from zoo.main_job import MainJobConfig
 from zoo.store import Zoo

@@ -19,10 +19,10 @@ from spread import mean_sd
 
 from paramgen.backbones import backbone_entry, build_backbone
 from paramgen.data import load_digits16
-from paramgen.families import LoraSpec, attach_lora
+from paramgen.families.lora import LoraSpec, attach_lora
+from paramgen.tasks.digits import styled
 from paramgen.training import accuracy, train_classifier
 from zoo.builders import LoraZooConfig
-from zoo.builders.lora import styled
 
 RESULTS = Path(__file__).with_name("results") / "lora_rotation.json"
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from paramgen.data import sample_toy
 from paramgen.families.mac import MacMLP
-from paramgen.families.mac_training import rbf_mmd
+from paramgen.families.mac.training import rbf_mmd
 from paramgen.interpolants import LinearPath
 from paramgen.solvers import gamma_euler, sample
 

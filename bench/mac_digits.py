@@ -36,10 +36,10 @@ from spread import mean_sd
 
 from paramgen.data import load_digits16
 from paramgen.families.mac import MacConvNet
-from paramgen.families.mac_training import euler_images, mac_images, train_mac_net
+from paramgen.families.mac.training import euler_images, mac_images, train_mac_net
 from paramgen.frechet import FrechetScorer
-from zoo.builders.lora import base_model
-from zoo.builders.mac import CLASSIFIER, FLOW_BACKBONE
+from paramgen.tasks.flow_sampling import CLASSIFIER, FLOW_BACKBONE
+from zoo.bases import base_model
 from zoo.store import Zoo
 
 RESULTS = Path(__file__).with_name("results")

@@ -37,12 +37,13 @@ import torch
 from spread import mean_sd
 
 from paramgen.data import load_digits16
-from paramgen.families.mac_training import euler_images
+from paramgen.families.mac import MacFamily
+from paramgen.families.mac.training import euler_images
 from paramgen.frechet import FrechetScorer
-from paramgen.generator import FAMILY_DEFAULTS, ParamGenerator, config_for_family
+from paramgen.generator import ParamGenerator, config_for_family
+from paramgen.tasks.flow_sampling import CLASSIFIER, evaluation_noise
+from zoo.bases import base_model
 from zoo.builders import MacZooConfig, build_mac_zoo
-from zoo.builders.lora import base_model
-from zoo.builders.mac import CLASSIFIER, evaluation_noise, mac_fd, mac_from_row
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
@@ -53,12 +54,14 @@ BAR = 1.10  # generated / trained mean FD, every NFE
 def mean_fd(rows: torch.Tensor, group, velocity, scorer, nfe: int, noise) -> float:
     """Mean FD at ``nfe`` of the coefficient nets that flat ``rows`` describe."""
     return statistics.mean(
-        mac_fd(
-            mac_from_row(group.schema.unflatten(row), group.family_config),
-            velocity,
-            scorer,
-            nfe,
-            noise,
+        scorer(
+            MacFamily()
+            .apply(
+                velocity,
+                MacFamily().config_from_dict(group.family_config),
+                group.schema.unflatten(row),
+            )
+            .forward(noise, nfe)
         )
         for row in rows
     )
@@ -135,7 +138,9 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict:
     path = args.zoo_dir / f"mac-zoo-{seed}.h5"
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    build_mac_zoo(path, config, on_run=lambda nfe, fd: print(f"  trained nfe {nfe}: fd {fd}"))
+    build_mac_zoo(
+        path, config, on_run=lambda run: print(f"  trained nfe {run.value:g}: fd {run.scores}")
+    )
     zoo_seconds = time.perf_counter() - started
     with Zoo.open(path) as zoo:
         group = zoo.group(f"mac/{config.backbone}/nfe")
@@ -215,7 +220,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "zoo": asdict(config),
         "generator": {
-            **FAMILY_DEFAULTS["mac"],
+            **MacFamily.generator_defaults,
             "ae_steps": args.ae_steps,
             "denoiser_steps": args.denoiser_steps,
             "samples": args.samples,

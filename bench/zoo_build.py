@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 
 from paramgen.backbones import backbone_entry, build_backbone
-from paramgen.data import load_digits16
-from paramgen.families import LoraSpec
+from paramgen.families import get_family
+from paramgen.families.lora import LoraSpec
+from paramgen.runs import RunStart, train_runs
+from paramgen.tasks.digits import StyledDigitsClassification
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.builders.lora import TRAINERS, styled
 
 RESULTS = Path(__file__).with_name("results") / "zoo_build.json"
 
@@ -34,18 +35,17 @@ def main() -> None:
     parser.add_argument("--skip-default-zoo", action="store_true")
     args = parser.parse_args()
     base = build_backbone("digits-cnn", seed=0, pretrained=True)
-    train = load_digits16("train")
     rates = []
     for count in args.adapters:
         config = LoraZooConfig(steps=args.steps, keep_last=1)
         spec = LoraSpec(backbone_entry("digits-cnn").lora_targets, config.rank, config.alpha)
         angles = torch.linspace(-90, 90, count).tolist()
-        datasets = [styled(train, "rotation", angle) for angle in angles]
-        seeds = list(range(count))
+        runs = [RunStart((angle,), seed) for seed, angle in enumerate(angles)]
+        task, lora = StyledDigitsClassification("rotation"), get_family("lora")
         timings = {}
         for method in ("sequential", "batched"):
             started = time.perf_counter()
-            TRAINERS[method](base, spec, datasets, seeds, config)
+            train_runs(lora, spec, base, task, runs, config.plan.settings, method == "batched")
             timings[method] = time.perf_counter() - started
         rates.append(
             {

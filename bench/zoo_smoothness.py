@@ -24,10 +24,11 @@ import numpy as np
 
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
-from paramgen.families.lora_algebra import canonicalize, interpolate
-from paramgen.families.lora_batched import batched_accuracy, stack_adapters
+from paramgen.families.lora.algebra import canonicalize, interpolate
+from paramgen.families.lora.batched import batched_accuracy, stack_adapters
+from paramgen.tasks.digits import styled
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.builders.lora import last_checkpoint, styled
+from zoo.builders.driver import last_checkpoint
 from zoo.evaluation import lora_spec_of
 from zoo.store import Zoo
 

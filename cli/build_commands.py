@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ from rich.console import Console
 from cli.errors import user_errors
 from cli.progress import StageBars
 from paramgen.errors import ParamgenError
+from paramgen.tasks import Task, resolve_task
 from zoo.builders import (
     ContinuumConfig,
     DpiZooConfig,
@@ -21,14 +24,27 @@ from zoo.builders import (
     build_lora_zoo,
     build_mac_zoo,
 )
+from zoo.builders.driver import RunReport
 
-__all__ = ["build_app", "build_lora_with_progress", "parse_nfes", "parse_values"]
+__all__ = [
+    "build_app",
+    "build_lora_with_progress",
+    "build_with_progress",
+    "parse_nfes",
+    "parse_values",
+]
 
 build_app = typer.Typer(help="Train checkpoints of a family into a zoo.", no_args_is_help=True)
 _console = Console(emoji=False, highlight=False)
 _DEFAULT = LoraZooConfig()
 _DPI = DpiZooConfig()
 _MAC = MacZooConfig()
+
+
+class Init(StrEnum):
+    chain = "chain"
+    per_run = "per-run"
+    shared = "shared"
 
 
 def parse_values(text: str) -> tuple[float, ...]:
@@ -55,17 +71,29 @@ def parse_nfes(text: str, name: str = "nfes") -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def build_lora_with_progress(zoo: Path, config: LoraZooConfig) -> None:
-    """Run the LoRA zoo builder with one progress step per style value."""
-    name = f"LoRA runs ({config.style})"
+def build_with_progress(
+    build: Callable[..., object], zoo: Path, config: object, task: Task, count: int
+) -> None:
+    """Run a zoo builder with one progress step and one line per condition value."""
+    runs, metric = f"runs ({task.condition or 'unconditional'})", task.metric
     with StageBars(_console) as bars:
 
-        def report(value: float, best: float | None) -> None:
-            outcome = "already built" if best is None else f"best accuracy {best:.3f}"
-            bars.print(f"{config.style} {value:+g} ({config.split_of(value)}): {outcome}")
-            bars.advance(name, len(config.values))
+        def report(run: RunReport) -> None:
+            value = "the run" if run.value is None else f"{task.condition} {run.value:+g}"
+            if run.scores is None:
+                outcome = "already built"
+            else:
+                outcome = f"{metric} {run.scores[0]:.4g} … {run.scores[-1]:.4g} (first … last kept)"
+            bars.print(f"{value} ({run.split}): {outcome}")
+            bars.advance(runs, count)
 
-        build_lora_zoo(zoo, config, on_run=report)
+        build(zoo, config, on_run=report)
+
+
+def build_lora_with_progress(zoo: Path, config: LoraZooConfig) -> None:
+    """Run the LoRA zoo builder with one progress step per condition value."""
+    task = resolve_task(config.resolved_task())
+    build_with_progress(build_lora_zoo, zoo, config, task, len(config.values))
 
 
 @build_app.command("lora")
@@ -100,9 +128,30 @@ def build_lora(
     backbone: Annotated[
         str, typer.Option(help="Built-in classifier backbone.")
     ] = _DEFAULT.backbone,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own task, package.module:object (a paramgen Task); replaces --style and "
+            "--backbone. Give --targets with it."
+        ),
+    ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option(help="LoRA target modules, comma-separated (default: the backbone's)."),
+    ] = None,
+    init: Annotated[
+        Init,
+        typer.Option(
+            help="chain (each run warm-starts from its neighbour: smooth in the condition), "
+            "per-run (independent runs) or shared (one start for all)."
+        ),
+    ] = Init.chain,
 ) -> None:
-    """Fine-tune one LoRA per style value and store each run's last checkpoints (resumable)."""
+    """Fine-tune one LoRA per condition value and store each run's last checkpoints (resumable)."""
     config = LoraZooConfig(
+        task=task,
+        targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else (),
+        init=init.value,
         backbone=backbone,
         style=style,
         values=parse_values(values),
@@ -116,7 +165,7 @@ def build_lora(
         method=method,  # type: ignore[arg-type]
     )
     build_lora_with_progress(zoo, config)
-    _console.print(f"zoo {zoo}: group lora/{backbone}/{style} complete")
+    _console.print(f"zoo {zoo}: LoRA group complete")
 
 
 @build_app.command("lora-continuum")
@@ -189,15 +238,7 @@ def build_dpi(
         table_size=table_size,
         seed=seed,
     )
-    name = f"DPI runs ({style})"
-    with StageBars(_console) as bars:
-
-        def report(value: float, mse: float | None) -> None:
-            outcome = "already built" if mse is None else f"test MSE {mse:.5f}"
-            bars.print(f"{style} {value:+g} ({config.split_of(value)}): {outcome}")
-            bars.advance(name, len(config.values))
-
-        build_dpi_zoo(zoo, config, on_run=report)
+    build_with_progress(build_dpi_zoo, zoo, config, config.task, len(config.values))
     _console.print(f"zoo {zoo}: group dpi/{backbone}/{style} complete")
 
 
@@ -254,13 +295,5 @@ def build_mac(
         samples=samples,
         seed=seed,
     )
-    name = "MAC runs (nfe)"
-    with StageBars(_console) as bars:
-
-        def report(nfe: int, fd: float | None) -> None:
-            outcome = "already built" if fd is None else f"FD {fd:.2f}"
-            bars.print(f"nfe {nfe} ({config.split_of(nfe)}): {outcome}")
-            bars.advance(name, len(config.nfes))
-
-        build_mac_zoo(zoo, config, on_run=report)
+    build_with_progress(build_mac_zoo, zoo, config, config.task, len(config.nfes))
     _console.print(f"zoo {zoo}: group mac/{backbone}/nfe complete")

@@ -19,6 +19,7 @@ from cli.errors import user_errors
 from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
 from paramgen.errors import ParamgenError
+from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
 from paramgen.inspect import latent_pca, save_pca
 from zoo.evaluation import evaluate_lora_generator
@@ -190,7 +191,7 @@ def generate(
     for index, row in enumerate(rows):
         tensors = generator.schema.unflatten(row)
         if format is OutputFormat.peft:
-            if meta.get("family") != "lora":
+            if "peft" not in get_family(meta.get("family")).export_formats:
                 raise ParamgenError(
                     f"this generator makes {meta.get('family')!r} weights; use --format safetensors"
                 )

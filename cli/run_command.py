@@ -59,7 +59,7 @@ def run(
         report = run_main_job(
             out,
             config,
-            on_run=lambda value, best: bars.advance("zoo: LoRA runs", len(config.zoo.values)),
+            on_run=lambda run: bars.advance("zoo: LoRA runs", len(config.zoo.values)),
             on_progress=lambda stage, *rest: bars.training_step(f"generator: {stage}", *rest),
             on_stage=lambda stage: bars.print(f"stage: {stage}"),
         )

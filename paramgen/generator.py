@@ -28,6 +28,7 @@ from paramgen.checkpoint import FitCheckpoint, Resume, fingerprint
 from paramgen.conditions import CONDITION_ENCODERS
 from paramgen.denoiser import LatentDenoiser
 from paramgen.errors import ParamgenError
+from paramgen.families import family_names, get_family
 from paramgen.interpolants import make_path
 from paramgen.normalization import CENTRES, Centre, TensorwiseNormalizer
 from paramgen.schema import ParamSchema
@@ -35,7 +36,6 @@ from paramgen.solvers import sample as solve
 from paramgen.solvers import samplers_for
 
 __all__ = [
-    "FAMILY_DEFAULTS",
     "FIT_CHECKPOINT",
     "GeneratorConfig",
     "TrainingSet",
@@ -87,18 +87,11 @@ class GeneratorConfig:
             )
 
 
-# Settings that suit a family's rows better than GeneratorConfig's defaults. DPI and MAC rows are
-# fine-tunes of one base (or anchor) network: per-tensor centring leaves it in every row and the
-# conv autoencoder loses the small differences between rows (bench/dpi_zoo.py, bench/mac_zoo.py).
-FAMILY_DEFAULTS: dict[str, dict] = {
-    "dpi": {"centre": "element", "ae_channels": ()},
-    "mac": {"centre": "element", "ae_channels": ()},
-}
-
-
 def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
-    """``GeneratorConfig`` with ``family``'s settings (``FAMILY_DEFAULTS``), then ``overrides``."""
-    return GeneratorConfig(**{**FAMILY_DEFAULTS.get(family, {}), **overrides})
+    """``GeneratorConfig`` with the registered ``family``'s ``generator_defaults`` (none for an
+    unregistered or missing family), then ``overrides``."""
+    defaults = get_family(family).generator_defaults if family in family_names() else {}
+    return GeneratorConfig(**{**defaults, **overrides})
 
 
 @dataclass

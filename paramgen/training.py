@@ -16,6 +16,9 @@ from paramgen.data.digits import DigitImages
 from paramgen.interpolants import make_path
 
 __all__ = [
+    "classification_loss",
+    "denoising_loss",
+    "optimise",
     "train_classifier",
     "train_denoiser",
     "train_flow_matching",
@@ -27,7 +30,7 @@ __all__ = [
 SIGMA_MIN, SIGMA_MAX = 0.01, 1.0
 
 
-def _optimise(
+def optimise(
     model: nn.Module,
     loss_of_step: Callable[[torch.Generator], torch.Tensor],
     *,
@@ -69,10 +72,21 @@ def train_classifier(
     """Cross-entropy on random minibatches of ``data``."""
 
     def loss(generator: torch.Generator) -> torch.Tensor:
-        batch = torch.randint(len(data), (batch_size,), generator=generator)
-        return F.cross_entropy(model(data.images[batch]), data.labels[batch])
+        return classification_loss(model, data.images, data.labels, batch_size, generator)
 
-    _optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
+    optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
+
+
+def classification_loss(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Cross-entropy of ``model`` on ``batch_size`` random examples (indices from ``generator``)."""
+    batch = torch.randint(len(labels), (batch_size,), generator=generator)
+    return F.cross_entropy(model(inputs[batch]), labels[batch])
 
 
 def _centred_batch_and_level(
@@ -102,15 +116,26 @@ def train_denoiser(
     ``sigma_per="batch"`` every minibatch shares one σ (what DPI needs; use it for every model of
     a comparison so they all see the same data). ``on_step(step, model)`` runs after each update.
     """
-    log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
 
     def loss(generator: torch.Generator) -> torch.Tensor:
-        clean, u = _centred_batch_and_level(data, batch_size, sigma_per, generator)
-        sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
-        noise = torch.randn(clean.shape, generator=generator)
-        return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
+        return denoising_loss(model, data, batch_size, sigma_per, generator)
 
-    _optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
+    optimise(model, loss, steps=steps, lr=lr, seed=seed, on_step=on_step)
+
+
+def denoising_loss(
+    model: nn.Module,
+    data: DigitImages,
+    batch_size: int,
+    sigma_per: Literal["sample", "batch"],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """‖model(x + σε, u) − ε‖² on a random minibatch (see ``train_denoiser``)."""
+    log_range = torch.tensor([SIGMA_MIN, SIGMA_MAX]).log()
+    clean, u = _centred_batch_and_level(data, batch_size, sigma_per, generator)
+    sigma = torch.exp(log_range[0] + u * (log_range[1] - log_range[0]))
+    noise = torch.randn(clean.shape, generator=generator)
+    return F.mse_loss(model(clean + sigma[:, None, None, None] * noise, u), noise)
 
 
 def train_flow_matching(
@@ -137,7 +162,7 @@ def train_flow_matching(
         target = c.d_alpha * noise + c.d_beta * clean
         return F.mse_loss(model(c.alpha * noise + c.beta * clean, t), target)
 
-    _optimise(model, loss, steps=steps, lr=lr, seed=seed)
+    optimise(model, loss, steps=steps, lr=lr, seed=seed)
 
 
 @torch.no_grad()

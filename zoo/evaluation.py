@@ -21,12 +21,12 @@ import torch
 
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
-from paramgen.families import LoraSpec
-from paramgen.families.lora_algebra import interpolate
-from paramgen.families.lora_batched import batched_accuracy, stack_adapters
+from paramgen.families.lora import LoraSpec
+from paramgen.families.lora.algebra import interpolate
+from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.generator import ParamGenerator
+from paramgen.tasks.digits import styled
 from paramgen.training import accuracy
-from zoo.builders.lora import styled
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 

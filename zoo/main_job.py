@@ -24,6 +24,7 @@ import torch
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.inspect import latent_pca, save_pca
 from zoo.builders import LoraZooConfig, build_lora_zoo
+from zoo.builders.driver import RunReport
 from zoo.evaluation import ConditionScores, evaluate_lora_generator
 from zoo.report import write_report
 from zoo.store import Zoo
@@ -58,7 +59,7 @@ def _timed(timings: dict, stage: str, work: Callable[[], object]) -> object:
 def run_main_job(
     out: Path,
     config: MainJobConfig = MainJobConfig(),
-    on_run: Callable[[float, float | None], None] | None = None,
+    on_run: Callable[[RunReport], None] | None = None,
     on_progress: Progress | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Path:
@@ -68,7 +69,7 @@ def run_main_job(
     evaluation_path, report_dir = out / "evaluation.json", out / "report"
     timings: dict[str, float] = {}
     announce = on_stage or (lambda stage: None)
-    group_name = f"lora/{config.zoo.backbone}/{config.zoo.task}"
+    group_name = config.zoo.group
 
     announce("zoo")
     _timed(timings, "zoo", lambda: build_lora_zoo(zoo_path, config.zoo, on_run=on_run))

@@ -19,8 +19,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from paramgen.errors import ParamgenError
+from paramgen.families import get_family
 from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
-from paramgen.families.lora import lora_identity
+from paramgen.families.lora import LoraFamily, LoraSpec, lora_identity
 from paramgen.schema import ParamSchema
 from zoo.group import ArrayLike, ZooGroup
 from zoo.store import Zoo, group_name
@@ -122,7 +123,7 @@ def import_peft_adapter(
 ) -> tuple[ZooGroup, int]:
     """Append one adapter folder as a row of ``lora/<backbone>/<task>`` (created if missing)."""
     adapter = read_peft_adapter(folder)
-    name = group_name("lora", backbone, task)
+    name = group_name(LoraFamily.name, backbone, task)
     if name in zoo.groups():
         group = zoo.group(name)
         group.schema.check_keys(list(adapter.tensors), f"adapter {folder}")
@@ -139,8 +140,9 @@ def import_peft_adapter(
                 + "; import it under another task name"
             )
     else:
+        LoraSpec.from_identity(adapter.identity)  # refuse what the LoRA family cannot run
         group = zoo.create_group(
-            family="lora",
+            family=LoraFamily.name,
             backbone=backbone,
             task=task,
             schema=ParamSchema.from_state_dict(adapter.tensors),
@@ -156,7 +158,7 @@ def import_peft_adapter(
 
 def export_peft_adapter(group: ZooGroup, row: int, folder: str | Path) -> Path:
     """Write row ``row`` of a LoRA group as a PEFT adapter folder."""
-    if group.family != "lora":
+    if "peft" not in get_family(group.family).export_formats:
         raise ParamgenError(
             f"group {group.name!r} holds {group.family!r} weights; only LoRA groups export to PEFT "
             "(use the safetensors format instead)"

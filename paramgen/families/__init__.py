@@ -1,15 +1,18 @@
-"""Families of weights: how each attaches to a backbone, is extracted, and is applied."""
+"""Families of weights behind one protocol: ``lora``, ``dpi``, ``mac`` and ``subset`` (p-diff).
 
-from paramgen.families.lora import LoraSpec, apply_lora, attach_lora, lora_identity, lora_tensors
-from paramgen.families.mac import MacCoefficientNet, MacConvNet, MacMLP
+Each family is a subpackage holding its config dataclass and its ``Family`` (attach, extract,
+apply, generator defaults, export formats); ``get_family(name)`` finds one by name.
+"""
+
+from paramgen.families.protocol import Family, Functional, Tensors, check_tensors
+from paramgen.families.registry import family_names, get_family, register_family
 
 __all__ = [
-    "LoraSpec",
-    "MacCoefficientNet",
-    "MacConvNet",
-    "MacMLP",
-    "apply_lora",
-    "attach_lora",
-    "lora_identity",
-    "lora_tensors",
+    "Family",
+    "Functional",
+    "Tensors",
+    "check_tensors",
+    "family_names",
+    "get_family",
+    "register_family",
 ]

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from paramgen import __version__
 from paramgen.backbones import build_backbone
-from paramgen.families import LoraSpec, attach_lora
+from paramgen.families.lora import LoraSpec, attach_lora
 
 runner = CliRunner()
 

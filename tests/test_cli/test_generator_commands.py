@@ -13,9 +13,9 @@ from cli.app import app
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
+from paramgen.tasks.digits import styled
 from paramgen.training import accuracy
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.builders.lora import styled
 from zoo.peft_io import read_peft_adapter
 from zoo.store import Zoo
 from zoo.training_set import training_set

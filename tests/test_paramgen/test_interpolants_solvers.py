@@ -171,7 +171,9 @@ def test_ddpm_training_pair_predicts_noise_at_integer_steps():
 
 def test_ddpm_schedule():
     path = DDPMPath()
-    assert path.betas[0].item() == pytest.approx(1e-4) and path.betas[-1].item() == pytest.approx(2e-2, rel=1e-12)
+    assert path.betas[0].item() == pytest.approx(1e-4) and path.betas[-1].item() == pytest.approx(
+        2e-2, rel=1e-12
+    )
     for k in (0, 10, 500, 999):
         direct = math.prod(1 - path.betas[j].item() for j in range(k + 1))
         assert path.alphas_cumprod[k].item() == pytest.approx(direct, rel=1e-10)

@@ -5,8 +5,8 @@ import torch
 
 from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError
-from paramgen.families import LoraSpec, apply_lora, attach_lora, lora_tensors
-from paramgen.families.lora_algebra import canonicalize, delta_weights, interpolate
+from paramgen.families.lora import LoraSpec, apply_lora, attach_lora, lora_tensors
+from paramgen.families.lora.algebra import canonicalize, delta_weights, interpolate
 
 SPEC = LoraSpec(targets=("conv1", "conv2", "fc1"), rank=4, alpha=8.0)
 

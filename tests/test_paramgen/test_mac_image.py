@@ -10,7 +10,7 @@ from paramgen.backbones.unet import DigitsUNet
 from paramgen.data import load_digits16
 from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacConvNet, gaussian_kernel
-from paramgen.families.mac_training import euler_images, mac_images, rbf_mmd, train_mac_net
+from paramgen.families.mac.training import euler_images, mac_images, rbf_mmd, train_mac_net
 from paramgen.frechet import classifier_features, frechet_distance
 from paramgen.mac_path import MacPath
 

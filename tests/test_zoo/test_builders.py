@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from paramgen.errors import ParamgenError
-from paramgen.families import LoraSpec
-from paramgen.families.lora_algebra import canonicalize, delta_weights
+from paramgen.families.lora import LoraSpec
+from paramgen.families.lora.algebra import canonicalize, delta_weights
 from zoo.builders import ContinuumConfig, LoraZooConfig, build_lora_continuum, build_lora_zoo
 from zoo.store import Zoo
 
@@ -34,7 +34,7 @@ def test_rows_conditions_splits_and_provenance(built):
 
 
 def test_chain_plan_starts_training_values_from_inward_neighbours_and_heldout_from_nearest():
-    parents = LoraZooConfig().warm_starts()  # train bins: |v| < 7.5, 22.5..37.5, 52.5..67.5, ...
+    parents = LoraZooConfig().plan.parents()  # train bins: |v| < 7.5, 22.5..37.5, 52.5..67.5, ...
     assert parents[0.0] is None
     assert parents[5.0] == 0.0 and parents[-5.0] == 0.0
     assert parents[25.0] == 5.0 and parents[-25.0] == -5.0
@@ -43,7 +43,7 @@ def test_chain_plan_starts_training_values_from_inward_neighbours_and_heldout_fr
     assert parents[15.0] == 5.0  # equidistant from 5 and 25: towards 0
     heldout = [v for v in parents if LoraZooConfig().split_of(v) == "heldout"]
     assert all(LoraZooConfig().split_of(parents[v]) == "train" for v in heldout)
-    assert set(LoraZooConfig(init="per-run").warm_starts().values()) == {None}
+    assert set(LoraZooConfig(init="per-run").plan.parents().values()) == {None}
 
 
 def test_chain_runs_start_from_their_parent(tmp_path):
@@ -73,7 +73,7 @@ def test_canonical_option_stores_canonical_factors(tmp_path):
 def test_rebuild_skips_finished_values_and_adds_new_ones(built, tmp_path):
     seen = []
     config = LoraZooConfig(**{**TINY, "values": (-30.0, 0.0, 15.0, 45.0)})
-    build_lora_zoo(built, config, on_run=lambda value, best: seen.append((value, best is None)))
+    build_lora_zoo(built, config, on_run=lambda run: seen.append((run.value, run.scores is None)))
     assert seen == [(-30.0, True), (0.0, True), (15.0, True), (45.0, False)]  # 45°: from 0°
     with Zoo.open(built) as zoo:
         assert len(zoo.group("lora/digits-cnn/rotation")) == 12
@@ -132,5 +132,5 @@ def test_continuum_rows_are_exact_interpolations(built):
 
 
 def test_continuum_needs_existing_endpoints(built):
-    with pytest.raises(ParamgenError, match="no adapter at rotation=77"):
+    with pytest.raises(ParamgenError, match="no row at rotation=77"):
         build_lora_continuum(built, ContinuumConfig(value_a=77.0, count=10, task="x"))

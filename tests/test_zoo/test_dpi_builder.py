@@ -13,9 +13,11 @@ from cli.app import app
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.errors import ParamgenError
+from paramgen.families.dpi import DpiConfig, DpiFamily
+from paramgen.tasks.denoising import denoising_mse
+from paramgen.tasks.digits import styled
+from zoo.bases import base_model
 from zoo.builders import DpiZooConfig, build_dpi_zoo
-from zoo.builders.dpi import denoising_mse, dpi_from_row
-from zoo.builders.lora import base_model, styled
 from zoo.store import Zoo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -68,7 +70,9 @@ def test_a_stored_row_rebuilds_into_a_dpi_with_its_stored_mse(built):
         group = zoo.group(GROUP)
         row = int(group.indices(stroke=0.5)[-1])
         stored = group.read(row).metrics["mse"].item()
-        dpi = dpi_from_row(group.tensors(row), base_model(zoo, "digits-unet-small", 0), 64)
+        dpi = DpiFamily().apply(
+            base_model(zoo, "digits-unet-small", 0), DpiConfig(table_size=64), group.tensors(row)
+        )
     test = styled(load_digits16("test"), "stroke", 0.5)
     assert denoising_mse(dpi, test) == pytest.approx(stored, rel=1e-5)
 
@@ -89,7 +93,7 @@ def test_rebuild_skips_finished_values_and_adds_new_ones(built, tmp_path):
     path = shutil.copy(built, tmp_path / "zoo.h5")
     seen = []
     config = DpiZooConfig(**{**TINY, "values": (-0.5, 0.0, 0.5, 1.0)})
-    build_dpi_zoo(path, config, on_run=lambda value, mse: seen.append((value, mse is None)))
+    build_dpi_zoo(path, config, on_run=lambda run: seen.append((run.value, run.scores is None)))
     assert seen == [(-0.5, True), (0.0, True), (0.5, True), (1.0, False)]
     with Zoo.open(path) as zoo:
         assert len(zoo.group(GROUP)) == 8
@@ -100,13 +104,13 @@ def test_rebuild_skips_finished_values_and_adds_new_ones(built, tmp_path):
     [
         ({"style": "colour"}, "unknown style 'colour'"),
         ({"backbone": "nope"}, "unknown backbone 'nope'"),
-        ({"values": ()}, "non-empty and distinct"),
-        ({"values": (0.0, 0.0)}, "non-empty and distinct"),
-        ({"heldout": (0.3,)}, "held-out values [0.3] are not among the style values"),
-        ({"keep_last": 0}, "keep_last must be in 1..steps"),
-        ({"keep_last": 500}, "keep_last must be in 1..steps"),
-        ({"steps": 0}, "steps must be >= 1"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"values": ()}, "values must be non-empty"),
+        ({"values": (0.0, 0.0)}, "values must be distinct"),
+        ({"heldout": (0.3,)}, "held-out values [0.3] are not among the values"),
+        ({"keep_last": 0}, "keep_last must be an integer >= 1"),
+        ({"keep_last": 500}, "keep_last=500 checkpoints"),
+        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
         ({"lr": 0.0}, "lr must be > 0"),
         ({"table_size": 1}, "table_size must be >= 2"),
     ],
@@ -116,9 +120,13 @@ def test_bad_configs_say_what_to_fix(change, message):
         DpiZooConfig(**change)
 
 
-def test_dpi_from_row_refuses_a_row_of_another_table_size(built):
+def test_apply_refuses_a_row_of_another_table_size(built):
     with Zoo.open(built) as zoo, pytest.raises(ParamgenError, match="lam.logits"):
-        dpi_from_row(zoo.group(GROUP).tensors(0), base_model(zoo, "digits-unet-small", 0), 32)
+        DpiFamily().apply(
+            base_model(zoo, "digits-unet-small", 0),
+            DpiConfig(table_size=32),
+            zoo.group(GROUP).tensors(0),
+        )
 
 
 def test_a_backbone_that_is_not_an_unconditional_denoiser_is_refused(tmp_path):
@@ -132,7 +140,7 @@ def test_cli_builds_a_tiny_dpi_zoo(fresh):
     args += ["--steps", "3", "--keep-last", "1", "--batch-size", "8"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "stroke +0.5 (heldout): test MSE" in result.output
+    assert "stroke +0.5 (heldout): mse" in result.output
     with Zoo.open(fresh) as zoo:
         assert zoo.group(GROUP).read().split == ["train", "heldout"]
 
@@ -150,7 +158,9 @@ def test_cli_trains_a_generator_with_the_dpi_defaults_and_its_rows_rebuild(built
     assert result.exit_code == 0, result.output
     with Zoo.open(built) as zoo:
         base = base_model(zoo, "digits-unet-small", 0)
-    dpi = dpi_from_row(load_file(samples / "sample_001.safetensors"), base, 64)
+    dpi = DpiFamily().apply(
+        base, DpiConfig(table_size=64), load_file(samples / "sample_001.safetensors")
+    )
     assert torch.isfinite(dpi(torch.zeros(1, 1, 16, 16), 0.5)).all()
 
     overridden = tmp_path / "overridden"

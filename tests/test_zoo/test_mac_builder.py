@@ -15,17 +15,12 @@ from cli.app import app
 from paramgen.backbones import DigitsCNN, DigitsUNet
 from paramgen.data import load_digits16
 from paramgen.errors import ParamgenError
-from paramgen.families.mac_training import mac_images
+from paramgen.families.mac import MacFamily
+from paramgen.families.mac.training import mac_images
 from paramgen.frechet import FrechetScorer
+from paramgen.tasks.flow_sampling import CLASSIFIER, FLOW_BACKBONE, evaluation_noise
+from zoo.bases import base_model
 from zoo.builders import MacZooConfig, build_mac_zoo
-from zoo.builders.lora import base_model
-from zoo.builders.mac import (
-    CLASSIFIER,
-    FLOW_BACKBONE,
-    evaluation_noise,
-    mac_fd,
-    mac_from_row,
-)
 from zoo.store import Zoo
 
 GROUP = f"mac/{FLOW_BACKBONE}/nfe"
@@ -85,11 +80,15 @@ def test_a_stored_row_rebuilds_into_a_net_with_its_stored_fd(built):
         group = zoo.group(GROUP)
         row = int(group.indices(nfe=3)[-1])
         stored = group.read(row).metrics["fd"].item()
-        net = mac_from_row(group.tensors(row), group.family_config)
+        family = MacFamily()
         velocity = base_model(zoo, FLOW_BACKBONE, 0)
+        sampler = family.apply(
+            velocity, family.config_from_dict(group.family_config), group.tensors(row)
+        )
         scorer = FrechetScorer(base_model(zoo, CLASSIFIER, 0), load_digits16("test").images)
     noise = evaluation_noise(TINY_SAMPLES)
-    assert mac_fd(net, velocity, scorer, 3, noise) == pytest.approx(stored, rel=1e-6)
+    assert scorer(sampler(noise, 3)) == pytest.approx(stored, rel=1e-6)
+    net = sampler.net
     with torch.no_grad():
         assert torch.equal(mac_images(net, velocity, noise, 3), mac_images(net, velocity, noise, 3))
 
@@ -98,18 +97,20 @@ def test_a_rebuilt_row_refuses_other_tensors(built):
     with Zoo.open(built) as zoo:
         group = zoo.group(GROUP)
         tensors = group.tensors(0)
-        config = group.family_config
+        family = MacFamily()
+        config = family.config_from_dict(group.family_config)
+        velocity = base_model(zoo, FLOW_BACKBONE, 0)
     with pytest.raises(ParamgenError, match="missing"):
-        mac_from_row({k: v for k, v in tensors.items() if k != "out.bias"}, config)
+        family.apply(velocity, config, {k: v for k, v in tensors.items() if k != "out.bias"})
     with pytest.raises(ParamgenError, match="shape"):
-        mac_from_row({**tensors, "out.bias": torch.zeros(3)}, config)
+        family.apply(velocity, config, {**tensors, "out.bias": torch.zeros(3)})
 
 
 def test_a_rebuild_skips_finished_nfes(built, tmp_path):
     path = shutil.copy(built, tmp_path / "again.h5")
     seen = []
     build_mac_zoo(
-        path, MacZooConfig(**TINY, samples=TINY_SAMPLES), on_run=lambda n, fd: seen.append(fd)
+        path, MacZooConfig(**TINY, samples=TINY_SAMPLES), on_run=lambda run: seen.append(run.scores)
     )
     assert seen == [None, None, None]
 
@@ -117,7 +118,7 @@ def test_a_rebuild_skips_finished_nfes(built, tmp_path):
 def test_resuming_with_another_config_is_refused(built, tmp_path):
     path = shutil.copy(built, tmp_path / "other.h5")
     other = MacZooConfig(**{**TINY, "iterations": 4}, samples=TINY_SAMPLES)
-    with pytest.raises(ParamgenError, match="iterations"):
+    with pytest.raises(ParamgenError, match="steps"):  # the plan's name for iterations
         build_mac_zoo(path, other)
 
 

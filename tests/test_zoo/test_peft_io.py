@@ -10,7 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError
-from paramgen.families import LoraSpec, attach_lora
+from paramgen.families.lora import LoraSpec, attach_lora
 from zoo.peft_io import export_peft_adapter, import_peft_adapter, read_peft_adapter
 from zoo.store import Zoo
 

@@ -16,14 +16,16 @@ from pathlib import Path
 
 import torch
 
-from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.errors import ParamgenError
-from paramgen.families import LoraSpec
-from paramgen.families.lora_algebra import interpolate
-from paramgen.families.lora_batched import batched_accuracy, stack_adapters
+from paramgen.families import get_family
+from paramgen.families.lora import LoraFamily
+from paramgen.families.lora.algebra import interpolate
+from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.schema import ParamSchema
-from zoo.builders.lora import last_checkpoint, styled
+from paramgen.tasks.digits import StyledDigitsClassification, styled
+from zoo.bases import base_model
+from zoo.builders.driver import last_checkpoint
 from zoo.store import Zoo
 
 __all__ = ["ContinuumConfig", "build_lora_continuum"]
@@ -59,15 +61,14 @@ def build_lora_continuum(
     path = Path(path)
     with Zoo.open(path, "a") as zoo:
         source = zoo.group(config.source)
-        if source.family != "lora" or len(source.condition_shapes) != 1:
+        if source.family != LoraFamily.name or len(source.condition_shapes) != 1:
             raise ParamgenError(f"group {config.source!r} is not a one-style LoRA group")
         (style,) = source.condition_shapes
-        identity = source.family_config
-        spec = LoraSpec(tuple(identity["target_modules"]), identity["r"], identity["lora_alpha"])
+        spec = get_family(source.family).config_from_dict(source.family_config)
+        StyledDigitsClassification(style, source.backbone)  # a built-in style and backbone
         a = last_checkpoint(source, style, config.value_a)
         b = last_checkpoint(source, style, config.value_b)
-        base = build_backbone(source.backbone)
-        base.load_state_dict(zoo.backbone_weights(source.backbone))
+        base = base_model(zoo, source.backbone)
         middle, out_spec = interpolate([a, b], [0.5, 0.5], spec)
         schema = ParamSchema.from_state_dict(middle)
         group = zoo.create_group(

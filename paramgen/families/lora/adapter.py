@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -18,7 +18,15 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["LoraSpec", "lora_identity", "attach_lora", "lora_tensors", "apply_lora"]
+__all__ = [
+    "PEFT_KEY_PREFIX",
+    "LoraSpec",
+    "apply_lora",
+    "attach_lora",
+    "load_lora_tensors",
+    "lora_identity",
+    "lora_tensors",
+]
 
 PEFT_KEY_PREFIX = "base_model.model."
 # Config fields that change which tensors exist or what they mean; paths, dropout and the like do
@@ -51,13 +59,51 @@ def lora_identity(config: Mapping) -> dict:
     return identity
 
 
+# Identity fields whose non-default values change what an adapter computes in ways LoraSpec (and
+# the batched merged-weight forward) does not model: such adapters are refused, not run wrongly.
+_UNSUPPORTED = {
+    "use_rslora": False,
+    "use_dora": False,
+    "fan_in_fan_out": False,
+    "bias": "none",
+    "rank_pattern": {},
+    "alpha_pattern": {},
+    "modules_to_save": None,
+    "layers_to_transform": None,
+    "lora_bias": False,
+    "target_parameters": None,
+    "exclude_modules": None,
+}
+
+
 @dataclass(frozen=True)
 class LoraSpec:
     """What an adapter is: its rank, alpha and the backbone modules it targets."""
 
-    targets: tuple[str, ...]
-    rank: int = 4
-    alpha: float = 4.0
+    targets: tuple[str, ...] = field(
+        metadata={"help": "Modules to adapt (peft target_modules: names or name suffixes)."}
+    )
+    rank: int = field(default=4, metadata={"help": "LoRA rank r."})
+    alpha: float = field(default=4.0, metadata={"help": "LoRA alpha (ΔW = alpha/r · B·A)."})
+
+    @classmethod
+    def from_identity(cls, identity: Mapping) -> LoraSpec:
+        """The spec of a stored identity config (``lora_identity``), refusing features it cannot
+        represent (DoRA, rsLoRA, rank patterns, …) with the field's name."""
+        for key, default in _UNSUPPORTED.items():
+            value = identity.get(key, default)
+            if value == default or value is None or value is False or value in ({}, []):
+                continue
+            raise ParamgenError(
+                f"adapter config has {key}={value!r}; paramgen's LoRA family supports plain "
+                f"LoRA only ({key}={default!r}); retrain the adapters without it"
+            )
+        targets = identity.get("target_modules")
+        if not isinstance(targets, list) or not targets:
+            raise ParamgenError(
+                f"adapter config target_modules must be a list of module names, got {targets!r}"
+            )
+        return cls(tuple(targets), int(identity["r"]), float(identity["lora_alpha"]))
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -106,11 +152,8 @@ def lora_tensors(model: PeftModel) -> dict[str, torch.Tensor]:
     }
 
 
-def apply_lora(
-    backbone: nn.Module, spec: LoraSpec, tensors: Mapping[str, torch.Tensor]
-) -> PeftModel:
-    """A working copy of ``backbone`` running the stored adapter ``tensors``."""
-    model = attach_lora(backbone, spec)
+def load_lora_tensors(model: PeftModel, tensors: Mapping[str, torch.Tensor]) -> PeftModel:
+    """Put stored adapter ``tensors`` into ``model`` (made by ``attach_lora``), checked by name."""
     expected = set(lora_tensors(model))
     given = set(tensors)
     if given != expected:
@@ -124,4 +167,11 @@ def apply_lora(
     )
     if result.unexpected_keys:
         raise ParamgenError(f"peft did not use adapter tensors {result.unexpected_keys}")
-    return model.eval()
+    return model
+
+
+def apply_lora(
+    backbone: nn.Module, spec: LoraSpec, tensors: Mapping[str, torch.Tensor]
+) -> PeftModel:
+    """A working copy of ``backbone`` running the stored adapter ``tensors``."""
+    return load_lora_tensors(attach_lora(backbone, spec), tensors).eval()

@@ -20,12 +20,20 @@ from torch import Tensor, nn
 
 from paramgen.data.digits import DigitImages
 from paramgen.errors import ParamgenError
-from paramgen.families.mac import MacCoefficientNet
+from paramgen.families.mac.nets import MacCoefficientNet
 from paramgen.frechet import feature_tensor
 from paramgen.interpolants import make_path
 from paramgen.solvers import gamma_euler, sample
 
-__all__ = ["euler_images", "mac_images", "median_distance", "rbf_mmd", "train_mac_net"]
+__all__ = [
+    "euler_images",
+    "mac_images",
+    "mac_minibatch_loss",
+    "median_distance",
+    "mmd_widths",
+    "rbf_mmd",
+    "train_mac_net",
+]
 
 
 def rbf_mmd(x: Tensor, y: Tensor, bandwidths: Sequence[float]) -> Tensor:
@@ -92,23 +100,49 @@ def train_mac_net(
         raise ParamgenError(f"lr must be > 0, got {lr}")
     velocity.requires_grad_(False).eval()
     classifier.requires_grad_(False).eval()
-    with torch.no_grad():
-        unit = median_distance(feature_tensor(classifier, data.images[:512]))
-    widths = [unit * b for b in bandwidths]
+    widths = mmd_widths(classifier, data, bandwidths)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    shape = (batch_size, *data.images.shape[1:])
     net.train()
     for iteration in range(1, iterations + 1):
-        noise = torch.randn(shape, generator=generator)
-        real = data.images[torch.randint(len(data), (batch_size,), generator=generator)]
-        images = mac_images(net, velocity, noise, nfes[(iteration - 1) % len(nfes)], clamp=False)
-        with torch.no_grad():
-            target = feature_tensor(classifier, real)
-        loss = rbf_mmd(feature_tensor(classifier, images), target, widths)
+        nfe_now = nfes[(iteration - 1) % len(nfes)]
+        loss = mac_minibatch_loss(
+            net, velocity, classifier, data, nfe_now, widths, batch_size, generator
+        )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         if on_step is not None:
             on_step(iteration, net)
     return net.eval()
+
+
+@torch.no_grad()
+def mmd_widths(
+    classifier: nn.Module, data: DigitImages, bandwidths: Sequence[float] = (0.5, 1.0, 2.0)
+) -> list[float]:
+    """RBF bandwidths in feature units: ``bandwidths`` × the median pairwise distance of the
+    classifier features of ``data``'s first 512 images."""
+    unit = median_distance(feature_tensor(classifier, data.images[:512]))
+    return [unit * b for b in bandwidths]
+
+
+def mac_minibatch_loss(
+    net: MacCoefficientNet,
+    velocity: nn.Module,
+    classifier: nn.Module,
+    data: DigitImages,
+    nfe: int,
+    widths: Sequence[float],
+    batch_size: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """One minibatch's loss: ``batch_size`` fresh noises → ``nfe``-step MAC samples (unclamped,
+    so every pixel passes gradient) → classifier features; :func:`rbf_mmd` to the features of
+    ``batch_size`` random digits of ``data`` (noise first, then digits, from ``generator``)."""
+    noise = torch.randn((batch_size, *data.images.shape[1:]), generator=generator)
+    real = data.images[torch.randint(len(data), (batch_size,), generator=generator)]
+    images = mac_images(net, velocity, noise, nfe, clamp=False)
+    with torch.no_grad():
+        target = feature_tensor(classifier, real)
+    return rbf_mmd(feature_tensor(classifier, images), target, widths)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from paramgen.errors import ParamgenError
-from paramgen.families.lora import LoraSpec
+from paramgen.families.lora.adapter import LoraSpec
 
 __all__ = ["lora_modules", "delta_weights", "factorize", "canonicalize", "interpolate"]
 

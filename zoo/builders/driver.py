@@ -1,0 +1,325 @@
+"""The one build driver: train checkpoints of any family for any task into a zoo group.
+
+It owns what every zoo build shares — open-or-create, the base weights (stored with their
+sha256), the schema, the group, resuming (finished values are skipped; another config is refused),
+the run plan, training, keep-last-K, scoring and the append — so that a family's builder only
+says what is particular to it (its config, its defaults, a row transform).
+
+Run plans (``init``):
+
+- ``chain``: the training value nearest 0 starts fresh; every other training value starts from
+  the last checkpoint of its training neighbour towards 0, every held-out value from its nearest
+  training value. Weights then change smoothly with the condition, which is what lets a generator
+  interpolate (with independent runs, generated adapters at held-out values fell below reusing the
+  nearest training value's). Held-out runs depend on training runs, never the reverse.
+- ``per-run``: independent runs, each drawn from its own seed.
+- ``shared``: every run starts from one anchor — the family's fresh weights under ``seed``,
+  trained first for ``anchor_steps`` on the training values in turn where that is > 0 — and all
+  runs draw the same minibatches, so rows differ by their condition alone.
+
+A run's rows are appended in one call, so a killed build loses at most the runs in flight, and a
+re-run with the same config continues where it stopped (new values may be added).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from paramgen.errors import ParamgenError
+from paramgen.families import Family, Tensors, get_family
+from paramgen.runs import RunStart, TrainSettings, can_batch, train_runs
+from paramgen.schema import ParamSchema
+from paramgen.tasks import Task, resolve_task, task_spec
+from zoo.bases import zoo_base_loader
+from zoo.group import ZooGroup
+from zoo.store import Zoo
+
+__all__ = ["BuildPlan", "RunReport", "build_zoo", "last_checkpoint"]
+
+Init = Literal["chain", "per-run", "shared"]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Which runs, how each trains, and which checkpoints it keeps (family- and task-agnostic)."""
+
+    values: tuple[float, ...] = field(
+        default=(), metadata={"help": "Condition values, one run each (none: unconditional)."}
+    )
+    heldout: tuple[float, ...] = field(
+        default=(), metadata={"help": "Values marked heldout (the generator never sees them)."}
+    )
+    init: Init = field(default="chain", metadata={"help": "chain, per-run or shared."})
+    steps: int = field(default=300, metadata={"help": "Training steps per run."})
+    keep_last: int = field(default=10, metadata={"help": "Checkpoints kept from each run's end."})
+    keep_every: int = field(default=1, metadata={"help": "Steps between kept checkpoints."})
+    lr: float = field(default=1e-2, metadata={"help": "Adam learning rate of the runs."})
+    batch_size: int = field(default=64, metadata={"help": "Minibatch size."})
+    seed: int = field(default=0, metadata={"help": "Seed of the base weights and every run."})
+    anchor_steps: int = field(default=0, metadata={"help": "shared: the anchor's training."})
+    anchor_lr: float | None = field(default=None, metadata={"help": "The anchor's rate (lr)."})
+    method: Literal["batched", "sequential"] = field(
+        default="batched", metadata={"help": "Train runs together where family and task can."}
+    )
+    runs_per_batch: int = field(default=16, metadata={"help": "Runs trained together at most."})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(float(v) for v in self.values))
+        object.__setattr__(self, "heldout", tuple(float(v) for v in self.heldout))
+        if len(set(self.values)) != len(self.values) or not all(map(math.isfinite, self.values)):
+            raise ParamgenError(f"values must be distinct finite numbers, got {self.values}")
+        strays = [v for v in self.heldout if not any(math.isclose(v, w) for w in self.values)]
+        if strays:
+            raise ParamgenError(
+                f"held-out values {strays} are not among the values {self.values}; add them to "
+                "values or hold out one of those"
+            )
+        if self.init not in ("chain", "per-run", "shared"):
+            raise ParamgenError(f"init must be chain, per-run or shared, got {self.init!r}")
+        if self.method not in ("batched", "sequential"):
+            raise ParamgenError(f"method must be batched or sequential, got {self.method!r}")
+        if self.anchor_steps < 0 or (self.anchor_steps and self.init != "shared"):
+            raise ParamgenError(
+                f"anchor_steps must be >= 0 and needs init='shared', got {self.anchor_steps} "
+                f"with init={self.init!r}"
+            )
+        if self.anchor_steps and not self.training_values:
+            raise ParamgenError("an anchor needs at least one training value (not held out)")
+        if self.runs_per_batch < 1:
+            raise ParamgenError(f"runs_per_batch must be >= 1, got {self.runs_per_batch}")
+        _ = self.settings  # raises on bad steps, lr, batch size or keep_last / keep_every
+
+    @property
+    def settings(self) -> TrainSettings:
+        return TrainSettings(self.steps, self.lr, self.batch_size, self.keep_last, self.keep_every)
+
+    @property
+    def training_values(self) -> tuple[float, ...]:
+        return tuple(v for v in self.values if self.split_of(v) == "train")
+
+    def split_of(self, value: float | None) -> str:
+        if value is None:
+            return "train"
+        return "heldout" if any(math.isclose(value, v) for v in self.heldout) else "train"
+
+    def run_seed(self, run: int) -> int:
+        """A run's seed: its own under chain / per-run; under shared one for all (with an anchor,
+        another than the anchor's, so runs draw other minibatches than it did)."""
+        if self.init == "shared":
+            return self.seed + (1 if self.anchor_steps else 0)
+        return self.seed * 1000 + run
+
+    def parents(self) -> dict[float, float | None]:
+        """Each value's parent under ``chain``: the value whose last checkpoint it starts from."""
+        train = list(self.training_values)
+        if self.init != "chain" or not train:
+            return dict.fromkeys(self.values)
+        anchor = min(train, key=abs)
+        parents: dict[float, float | None] = {}
+        for value in self.values:
+            if value == anchor:
+                parents[value] = None
+            elif self.split_of(value) == "train":
+                low, high = sorted((anchor, value))
+                inward = [v for v in train if low <= v <= high and v != value]
+                parents[value] = min(inward, key=lambda v: abs(v - value))
+            else:
+                parents[value] = min(train, key=lambda v: (abs(v - value), abs(v)))
+        return parents
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One finished run: its value, split and kept checkpoints' scores (None: already built)."""
+
+    value: float | None
+    split: str
+    scores: list[float] | None
+
+
+def last_checkpoint(group: ZooGroup, condition: str | None, value: float | None) -> Tensors:
+    """The tensors of the last step stored at ``condition=value`` (any row if unconditional)."""
+    rows = group.indices(**({condition: value} if condition else {}))
+    if rows.size == 0:
+        raise ParamgenError(
+            f"group {group.name!r} has no row at {condition}={value}; build it first or choose "
+            "another value"
+        )
+    return group.tensors(int(rows[group.read(rows).step.argmax()]))
+
+
+def _depth(value: float, parents: dict[float, float | None]) -> int:
+    parent = parents[value]
+    return 0 if parent is None else 1 + _depth(parent, parents)
+
+
+@dataclass
+class _Build:
+    """One build's resolved pieces."""
+
+    family: Family
+    config: Any
+    task: Task
+    plan: BuildPlan
+    base: nn.Module
+    group: ZooGroup
+    prepare_row: Callable[[Tensors], Tensors] | None
+
+    def built(self, value: float | None) -> bool:
+        condition = {self.task.condition: value} if self.task.condition else {}
+        return self.group.indices(**condition).size >= self.plan.keep_last
+
+    def score(self, rows: list[Tensors], value: float | None) -> list[float]:
+        if can_batch(self.family, self.base, self.config, self.task):
+            stacked = {name: torch.stack([row[name] for row in rows]) for name in rows[0]}
+            forward = self.family.functional(self.base, self.config)
+            return self.task.batched_scores(forward, stacked, value).tolist()
+        return [
+            self.task.score(self.family.apply(self.base, self.config, row), value) for row in rows
+        ]
+
+    def append(self, run: int, start: RunStart, rows: list[Tensors]) -> RunReport:
+        value = start.values[0]
+        if self.prepare_row is not None:
+            rows = [self.prepare_row(row) for row in rows]
+        scores = self.score(rows, value)
+        self.group.append(
+            torch.stack([self.group.schema.flatten(row) for row in rows]),
+            conditions={self.task.condition: value} if self.task.condition else {},
+            metrics={self.task.metric: scores},
+            run=run,
+            step=self.plan.settings.kept_steps,
+            seed=start.seed,
+            split=self.plan.split_of(value),
+        )
+        return RunReport(value, self.plan.split_of(value), scores)
+
+    def anchor(self) -> Tensors:
+        """The shared start: fresh weights under ``seed``, trained on the training values."""
+        fresh = RunStart(tuple(self.plan.training_values), self.plan.seed)
+        if self.plan.anchor_steps == 0:
+            torch.manual_seed(self.plan.seed)
+            return self.family.extract(self.family.attach(self.base, self.config), self.config)
+        settings = TrainSettings(
+            self.plan.anchor_steps, self.plan.anchor_lr or self.plan.lr, self.plan.batch_size
+        )
+        (kept,) = train_runs(self.family, self.config, self.base, self.task, [fresh], settings)
+        return kept[-1]
+
+
+def build_zoo(
+    path: str | Path,
+    family: Family | str,
+    family_config: Any,
+    task: Task | str,
+    plan: BuildPlan = BuildPlan(),
+    on_run: Callable[[RunReport], None] | None = None,
+    prepare_row: Callable[[Tensors], Tensors] | None = None,
+) -> str:
+    """Build (or finish building) the group of ``family`` × ``task`` in the zoo at ``path``
+    (created if missing); returns the group's name.
+
+    ``task`` is a Task or an import string ``package.module:object``; ``prepare_row`` maps each
+    kept checkpoint to the row stored (e.g. LoRA's canonical form); ``on_run`` is called once per
+    value, in build order.
+    """
+    path = Path(path)
+    family = get_family(family) if isinstance(family, str) else family
+    spec, task = task_spec(task), resolve_task(task)
+    if (task.condition is None) != (not plan.values):
+        raise ParamgenError(
+            f"task {task.name!r} is "
+            + (
+                f"conditioned on {task.condition!r}: give values"
+                if task.condition
+                else "unconditional: give no values (it trains one run)"
+            )
+        )
+    with Zoo.open(path, "a") if path.exists() else Zoo.create(path) as zoo:
+        base = task.bind(zoo_base_loader(zoo, spec), plan.seed)
+        template = family.extract(family.attach(base, family_config), family_config)
+        wanted = {"task": spec, "builder": json.loads(json.dumps(asdict(plan)))}
+        group = zoo.create_group(
+            family=family.name,
+            backbone=task.backbone_name,
+            task=task.name,
+            schema=ParamSchema.from_state_dict(template),
+            conditions={task.condition: ()} if task.condition else {},
+            metrics=[task.metric],
+            family_config=family.config_to_dict(family_config),
+            backbone_spec={"name": task.backbone_name, **wanted},
+            exist_ok=True,
+        )
+        _refuse_another_config(group, wanted, path)
+        build = _Build(family, family_config, task, plan, base, group, prepare_row)
+        _run_pending(build, on_run or (lambda report: None))
+    return group.name
+
+
+def _refuse_another_config(group: ZooGroup, wanted: dict, path: Path) -> None:
+    """A group continues only with the config it was built with (its values may grow)."""
+    if not len(group):
+        return
+    built = {"task": group.backbone_spec.get("task"), **group.backbone_spec.get("builder", {})}
+    asked = {"task": wanted["task"], **wanted["builder"]}
+    changed = sorted(
+        k for k in asked if k not in ("values", "heldout") and built.get(k) != asked[k]
+    )
+    if changed:
+        raise ParamgenError(
+            f"group {group.name!r} in {path} was built with another config (fields {changed} "
+            "differ); finish it with the same config or use a new zoo file"
+        )
+
+
+def _run_pending(build: _Build, on_run: Callable[[RunReport], None]) -> None:
+    plan = build.plan
+    values: tuple[float | None, ...] = plan.values or (None,)
+    pending = []
+    for run, value in enumerate(values):
+        if build.built(value):
+            on_run(RunReport(value, plan.split_of(value), None))
+        else:
+            pending.append((run, value))
+    if not pending:
+        return
+    parents = plan.parents() if plan.values else {None: None}
+    depth = {value: _depth(value, parents) for value in values}
+    pending.sort(key=lambda item: depth[item[1]])  # parents train before their children
+    shared = build.anchor() if plan.init == "shared" else None
+    size = plan.runs_per_batch if plan.method == "batched" else 1
+    while pending:
+        level = depth[pending[0][1]]
+        batch = [item for item in pending if depth[item[1]] == level][:size]
+        pending = [item for item in pending if item not in batch]
+        starts = [
+            RunStart(
+                (value,),
+                plan.run_seed(run),
+                shared
+                if shared is not None
+                else None
+                if parents[value] is None
+                else last_checkpoint(build.group, build.task.condition, parents[value]),
+            )
+            for run, value in batch
+        ]
+        trained = train_runs(
+            build.family,
+            build.config,
+            build.base,
+            build.task,
+            starts,
+            plan.settings,
+            batched=plan.method == "batched",
+        )
+        for (run, _), start, rows in zip(batch, starts, trained, strict=True):
+            on_run(build.append(run, start, rows))
