@@ -83,7 +83,7 @@ class ScalarConditionEncoder(nn.Module):
         """Remember the training range of every condition value (for scaling to [0, 1])."""
         flat = self._flat(conditions)
         self.low.copy_(flat.min(dim=0).values)
-        self.high.copy_(torch.maximum(flat.max(dim=0).values, self.low + 1e-6))
+        self.high.copy_(flat.max(dim=0).values)  # the true range: messages quote it
 
     def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
         return conditions
@@ -111,7 +111,8 @@ class ScalarConditionEncoder(nn.Module):
         return found
 
     def forward(self, conditions: Conditions) -> torch.Tensor:
-        scaled = (self._flat(conditions) - self.low) / (self.high - self.low)  # [N, width]
+        span = (self.high - self.low).clamp_min(1e-6)  # one training value: span 0
+        scaled = (self._flat(conditions) - self.low) / span  # [N, width]
         features = sinusoidal_features(scaled.reshape(-1), self.features, scale=8.0)
         return self.mlp(features.reshape(len(scaled), -1))
 

@@ -99,3 +99,12 @@ def test_no_condition_encoder_gives_one_embedding_and_refuses_conditions():
         encoder.batch({"angle": 3.0}, 5)
     with pytest.raises(ParamgenError, match="without conditions"):
         NoConditionEncoder({"angle": ()})
+
+
+def test_scalar_encoder_trained_on_one_value_quotes_it_and_stays_finite():
+    encoder = ScalarConditionEncoder({"nfe": ()}, out_dim=8)
+    encoder.fit({"nfe": torch.tensor([1000.0, 1000.0])})  # 1000 + 1e-6 rounds to 1000 in float32
+    assert encoder.outside_range({"nfe": torch.tensor([1000.0])}) == []
+    (found,) = encoder.outside_range({"nfe": torch.tensor([1001.0])})
+    assert str(found) == "condition nfe=1001 is outside the training range [1000, 1000]"
+    assert torch.isfinite(encoder({"nfe": torch.tensor([1000.0, 1001.0])})).all()
