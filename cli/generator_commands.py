@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import statistics
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +14,7 @@ from typing import Annotated
 import torch
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from safetensors.torch import save_file
 
@@ -18,6 +22,7 @@ from cli.build_commands import parse_values
 from cli.errors import user_errors
 from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
+from paramgen.condition_checks import ConditionRangeWarning
 from paramgen.errors import ParamgenError
 from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
@@ -31,6 +36,7 @@ from zoo.training_set import training_set
 __all__ = ["train", "generate", "evaluate", "inspect_app"]
 
 _console = Console(emoji=False, highlight=False)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 _DEFAULT = GeneratorConfig()
 GeneratorDir = Annotated[
     Path, typer.Argument(help="Folder of a trained generator (config.json + model.safetensors).")
@@ -53,6 +59,36 @@ class OutputFormat(StrEnum):
 
 def _load(folder: Path) -> ParamGenerator:
     return ParamGenerator.from_pretrained(folder)
+
+
+def _conditions(generator: ParamGenerator, assignments: list[str]) -> dict:
+    """``--condition`` values; none for an unconditional generator, else a clear error."""
+    if generator.condition_shapes and not assignments:
+        wanted = " ".join(
+            f"--condition {name}=VALUE" for name in sorted(generator.condition_shapes)
+        )
+        raise ParamgenError(
+            f"this generator is conditioned on {sorted(generator.condition_shapes)}; pass {wanted}"
+        )
+    return parse_assignments(assignments, "--condition")
+
+
+@contextmanager
+def _range_warnings_printed() -> Iterator[None]:
+    """Print each ConditionRangeWarning raised inside as one ``warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConditionRangeWarning)
+        yield
+    for warning in caught:
+        if isinstance(warning.message, ConditionRangeWarning):
+            _stderr.print(
+                f"[bold yellow]warning:[/] {escape(str(warning.message.outside))}; "
+                "the generator extrapolates (pass --strict to refuse)"
+            )
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 @user_errors
@@ -142,10 +178,14 @@ def train(
 @user_errors
 def generate(
     generator_dir: GeneratorDir,
-    condition: Annotated[
-        list[str], typer.Option(help="NAME=VALUE, e.g. rotation=30 (repeat for several).")
-    ],
     out: Annotated[Path, typer.Option(help="Output folder (peft, safetensors) or zoo file (zoo).")],
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUE, e.g. rotation=30 (repeat for several; none for an unconditional "
+            "generator)."
+        ),
+    ] = None,
     n: Annotated[int, typer.Option(help="How many parameter sets.")] = 10,
     format: Annotated[
         OutputFormat, typer.Option(help="peft folders, safetensors files, or rows of a zoo group.")
@@ -160,13 +200,20 @@ def generate(
     guidance: Annotated[
         float, typer.Option(help="Classifier-free guidance scale (1 = none).")
     ] = 1.0,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Refuse condition values outside the training range (default: warn, extrapolate)."
+        ),
+    ] = False,
 ) -> None:
-    """Sample N parameter sets for a condition and write them out."""
+    """Sample N parameter sets for a condition (none if unconditional) and write them out."""
     generator = _load(generator_dir)
-    values = parse_assignments(condition, "--condition")
-    rows = generator.sample_rows(
-        values, n, seed=seed, steps=steps, sampler=sampler, guidance=guidance
-    )
+    values = _conditions(generator, condition or [])
+    with _range_warnings_printed():
+        rows = generator.sample_rows(
+            values, n, seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict
+        )
     meta = generator.metadata
     if format is OutputFormat.zoo:
         family, backbone, task = meta["group"].split("/")

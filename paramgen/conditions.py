@@ -6,22 +6,33 @@
   images): 2 conv layers + average pool + linear per image, averaged over the examples. Training
   draws each row's examples from a pool of built-in training digits rendered once per training
   style value (rendering per step would cost more than the network).
+- ``NoConditionEncoder``: for groups without conditions (p-diff: checkpoints of one model); the
+  generator uses it whatever the config names, since there is nothing to encode.
 
-Inputs are validated: an unknown condition name or a wrong shape is a clear error.
+Inputs are validated: an unknown condition name or a wrong shape is a clear error. Each encoder's
+``outside_range`` lists the values outside its training range (only scalars have one); the
+generator reports them (``paramgen.condition_checks``).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
+from paramgen.condition_checks import RANGE_TOLERANCE, OutOfRange
 from paramgen.data import Style, apply_style, load_digits16
 from paramgen.embeddings import sinusoidal_features
 from paramgen.errors import ParamgenError, check_names
 
-__all__ = ["ScalarConditionEncoder", "ImageConditionEncoder", "CONDITION_ENCODERS"]
+__all__ = [
+    "CONDITION_ENCODERS",
+    "ImageConditionEncoder",
+    "NoConditionEncoder",
+    "ScalarConditionEncoder",
+]
 
 Conditions = Mapping[str, torch.Tensor]
 
@@ -41,6 +52,12 @@ class ScalarConditionEncoder(nn.Module):
         super().__init__()
         self.shapes = {name: tuple(shape) for name, shape in sorted(shapes.items())}
         width = sum(max(1, int(torch.tensor(shape).prod())) for shape in self.shapes.values())
+        # one label per flat column, for messages: "rotation", "rgb[0]", "rgb[1]", …
+        self.labels = [
+            name if not shape else f"{name}[{', '.join(map(str, index))}]"
+            for name, shape in self.shapes.items()
+            for index in itertools.product(*(range(size) for size in shape))
+        ]
         self.features = features
         self.register_buffer("low", torch.zeros(width))
         self.register_buffer("high", torch.ones(width))
@@ -66,7 +83,7 @@ class ScalarConditionEncoder(nn.Module):
         """Remember the training range of every condition value (for scaling to [0, 1])."""
         flat = self._flat(conditions)
         self.low.copy_(flat.min(dim=0).values)
-        self.high.copy_(torch.maximum(flat.max(dim=0).values, self.low + 1e-6))
+        self.high.copy_(flat.max(dim=0).values)  # the true range: messages quote it
 
     def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
         return conditions
@@ -78,8 +95,24 @@ class ScalarConditionEncoder(nn.Module):
             for name, value in conditions.items()
         }
 
+    @torch.no_grad()
+    def outside_range(self, conditions: Conditions) -> list[OutOfRange]:
+        """Every condition element with values outside the range ``fit`` saw, per element."""
+        flat = self._flat(conditions)  # [N, width]
+        slack = RANGE_TOLERANCE * (self.high - self.low)
+        outside = (flat < self.low - slack) | (flat > self.high + slack)
+        middle = (self.low + self.high) / 2
+        found = []
+        for column in outside.any(dim=0).nonzero().flatten().tolist():
+            values = flat[outside[:, column], column].unique()
+            farthest = values[(values - middle[column]).abs().argmax()]
+            low, high = self.low[column].item(), self.high[column].item()
+            found.append(OutOfRange(self.labels[column], farthest.item(), low, high, len(values)))
+        return found
+
     def forward(self, conditions: Conditions) -> torch.Tensor:
-        scaled = (self._flat(conditions) - self.low) / (self.high - self.low)  # [N, width]
+        span = (self.high - self.low).clamp_min(1e-6)  # one training value: span 0
+        scaled = (self._flat(conditions) - self.low) / span  # [N, width]
         features = sinusoidal_features(scaled.reshape(-1), self.features, scale=8.0)
         return self.mlp(features.reshape(len(scaled), -1))
 
@@ -134,6 +167,10 @@ class ImageConditionEncoder(nn.Module):
         """One example set [K, 1, H, W] (repeated n times) or n of them [n, K, 1, H, W]."""
         return {name: _repeat_single(value, 4, n) for name, value in conditions.items()}
 
+    def outside_range(self, conditions: Conditions) -> list[OutOfRange]:
+        """Example images have no training range to leave."""
+        return []
+
     def forward(self, conditions: Conditions) -> torch.Tensor:
         if set(conditions) != {"images"}:
             raise ParamgenError(
@@ -147,6 +184,43 @@ class ImageConditionEncoder(nn.Module):
         n, k = images.shape[:2]
         per_image = self.conv(images.flatten(0, 1)).mean(dim=(2, 3))  # [N*K, 32]
         return self.linear(per_image).view(n, k, -1).mean(dim=1)
+
+
+class NoConditionEncoder(nn.Module):
+    """{} → one zero embedding [1, out_dim] for the whole batch: an unconditional generator.
+
+    The denoiser's condition projection has a bias, so a constant zero input loses nothing.
+    """
+
+    def __init__(
+        self, shapes: Mapping[str, tuple[int, ...]], out_dim: int = 128, examples: int = 16
+    ) -> None:
+        super().__init__()
+        if shapes:
+            raise ParamgenError(
+                f"NoConditionEncoder is for training sets without conditions, got {sorted(shapes)}"
+            )
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.register_buffer("embedding", torch.zeros(1, out_dim), persistent=False)
+
+    def fit(self, conditions: Conditions) -> None:
+        """Nothing to learn from: there are no condition values."""
+
+    def training_inputs(self, conditions: Conditions, generator: torch.Generator) -> Conditions:
+        return conditions
+
+    def batch(self, conditions: Mapping, n: int) -> Conditions:
+        if conditions:
+            raise ParamgenError(
+                f"this generator is unconditional; pass no conditions, got {sorted(conditions)}"
+            )
+        return {}
+
+    def outside_range(self, conditions: Conditions) -> list[OutOfRange]:
+        return []
+
+    def forward(self, conditions: Conditions) -> torch.Tensor:
+        return self.embedding  # [1, out_dim]: the generator expands it to the batch
 
 
 # name → factory(shapes, out_dim, examples): one signature, so callers need no per-kind branches.

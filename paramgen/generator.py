@@ -4,7 +4,8 @@ Pipeline (p-diff / Cond P-Diff): per-tensor z-scoring (around per-tensor means o
 → a noise-augmented 1D-conv autoencoder → standardised latents → a conditional latent denoiser
 trained with one of the shared paths (DDPM ε-prediction, linear or trig flow matching) with
 classifier-free condition dropout → sampling with the shared solvers and a guidance scale →
-decode → un-normalise → unflatten.
+decode → un-normalise → unflatten. A training set without conditions (p-diff: checkpoints of one
+model) gives an unconditional generator (``NoConditionEncoder``); sampling it takes ``{}``.
 
 Saved as a folder: ``config.json`` (everything needed to rebuild it) + ``model.safetensors``.
 """
@@ -25,7 +26,8 @@ from torch import nn
 from paramgen import __version__
 from paramgen.autoencoder import ParamAutoencoder
 from paramgen.checkpoint import FitCheckpoint, Resume, fingerprint
-from paramgen.conditions import CONDITION_ENCODERS
+from paramgen.condition_checks import check_finite, report_outside_range
+from paramgen.conditions import CONDITION_ENCODERS, NoConditionEncoder
 from paramgen.denoiser import LatentDenoiser
 from paramgen.errors import ParamgenError
 from paramgen.families import family_names, get_family
@@ -145,7 +147,11 @@ class ParamGenerator(nn.Module):
         )
         self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
         self.register_buffer("latent_std", torch.ones(config.latent_dim))
-        self.condition_encoder = CONDITION_ENCODERS[config.condition](
+        # Without conditions there is nothing to encode, whichever encoder the config names.
+        encoder = NoConditionEncoder
+        if self.condition_shapes:
+            encoder = CONDITION_ENCODERS[config.condition]
+        self.condition_encoder = encoder(
             self.condition_shapes, config.condition_dim, config.examples
         )
         self.null_condition = nn.Parameter(torch.zeros(config.condition_dim))
@@ -178,6 +184,7 @@ class ParamGenerator(nn.Module):
             raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         if not torch.isfinite(data.params).all():
             raise ParamgenError("training rows contain NaN or Inf; drop those checkpoints first")
+        check_finite(data.conditions)
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
@@ -255,9 +262,13 @@ class ParamGenerator(nn.Module):
             self.latent_std.copy_(latents.std(dim=0).clamp_min(1e-4))
 
     def _condition_embedding(
-        self, conditions: Mapping[str, torch.Tensor], drop: torch.Tensor | None
+        self, conditions: Mapping[str, torch.Tensor], n: int, drop: torch.Tensor | None
     ) -> torch.Tensor:
-        embedding = self.condition_encoder(conditions)
+        """[n, E] condition embeddings; ``drop`` [n] marks rows that get the null embedding."""
+        embedding = self.condition_encoder(conditions)  # [n, E], or [1, E]: one for every row
+        if embedding.shape[0] not in (1, n):
+            raise ParamgenError(f"got {embedding.shape[0]} condition values for n={n} samples")
+        embedding = embedding.expand(n, -1)
         if drop is not None:
             embedding = torch.where(
                 drop[:, None], self.null_condition.expand_as(embedding), embedding
@@ -277,7 +288,7 @@ class ParamGenerator(nn.Module):
             drop = torch.rand(config.batch_size, generator=rng) < config.condition_dropout
             noise = torch.randn(latents[index].shape, generator=rng)
             sample = self.path.sample_training(latents[index], noise, rng)
-            embedding = self._condition_embedding(inputs, drop)
+            embedding = self._condition_embedding(inputs, config.batch_size, drop)
             return F.mse_loss(self.denoiser(sample.x_t, sample.t, embedding), sample.target)
 
         trainable = [
@@ -326,8 +337,13 @@ class ParamGenerator(nn.Module):
         guidance: float = 1.0,
         seed: int = 0,
         diffusion: float = 1.0,
+        strict: bool = False,
     ) -> torch.Tensor:
-        """[n, L] standardised latents for ``condition`` (one value per condition, or n of them)."""
+        """[n, L] standardised latents for ``condition`` (one value per condition, or n of them).
+
+        ``{}`` for an unconditional generator. A value outside the training range warns
+        (``ConditionRangeWarning``): the generator extrapolates; with ``strict`` it is an error.
+        """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
         default_sampler, default_steps = DEFAULT_SAMPLING[self.config.path]
@@ -342,9 +358,9 @@ class ParamGenerator(nn.Module):
             name: torch.as_tensor(value, dtype=torch.float32).to(device)
             for name, value in self.condition_encoder.batch(condition, n).items()
         }
-        embedding = self._condition_embedding(inputs, None)
-        if embedding.shape[0] != n:
-            raise ParamgenError(f"got {embedding.shape[0]} condition values for n={n} samples")
+        check_finite(inputs)
+        report_outside_range(self.condition_encoder.outside_range(inputs), strict)
+        embedding = self._condition_embedding(inputs, n, None)
         null = self.null_condition.expand_as(embedding)
 
         def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -367,11 +383,14 @@ class ParamGenerator(nn.Module):
         )
 
     def sample_rows(self, condition: Mapping, n: int, **sampling) -> torch.Tensor:
-        """[n, D] raw weight rows for ``condition``; ``sampling``: steps, sampler, guidance, seed"""
+        """[n, D] raw weight rows for ``condition``; ``sampling``: as ``sample_latents``'s."""
         return self.decode(self.sample_latents(condition, n, **sampling))
 
     def sample(self, condition: Mapping, n: int = 1, **sampling) -> list[dict[str, torch.Tensor]]:
-        """n parameter sets {name: tensor} for ``condition``, e.g. ``{"rotation": 30.0}``."""
+        """n parameter sets {name: tensor} for ``condition`` (``{"rotation": 30.0}``, or ``{}``).
+
+        ``sampling``: steps, sampler, guidance, seed, diffusion, strict (see ``sample_latents``).
+        """
         return [self.schema.unflatten(row) for row in self.sample_rows(condition, n, **sampling)]
 
     # ---------------------------------------------------------------------------- persistence

@@ -1,4 +1,5 @@
-"""train → generate (peft, safetensors, zoo) → eval → inspect pca, on a tiny zoo."""
+"""train → generate (peft, safetensors, zoo) → eval → inspect pca, on a tiny zoo; unconditional
+generators and conditions outside the training range."""
 
 import json
 from dataclasses import replace
@@ -13,6 +14,7 @@ from cli.app import app
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
+from paramgen.schema import ParamSchema, ParamSpec
 from paramgen.tasks.digits import styled
 from paramgen.training import accuracy
 from zoo.builders import LoraZooConfig, build_lora_zoo
@@ -173,3 +175,82 @@ def test_interrupted_train_resumes_from_its_checkpoint(trained, tmp_path):
     resumed = ParamGenerator.from_pretrained(out).state_dict()
     uninterrupted = ParamGenerator.from_pretrained(finished).state_dict()
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
+
+
+def test_generate_without_condition_for_a_conditional_generator_is_a_one_line_error(
+    trained, tmp_path
+):
+    _, generator = trained
+    result = runner.invoke(app, ["generate", str(generator), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == (
+        "error: this generator is conditioned on ['rotation']; pass --condition rotation=VALUE"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+def test_generate_outside_the_training_range_warns_and_with_strict_fails(trained, tmp_path):
+    _, generator = trained
+    args = ["generate", str(generator), "--condition", "rotation=400", "--n", "1"]
+    args += ["--format", "safetensors", "--steps", "4"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "warned")])
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: condition rotation=400 is outside the training range [")
+    assert warning.endswith("; the generator extrapolates (pass --strict to refuse)")
+    assert (tmp_path / "warned" / "sample_000.safetensors").is_file()
+    strict = runner.invoke(app, [*args, "--strict", "--out", str(tmp_path / "refused")])
+    assert strict.exit_code == 1 and len(strict.output.strip().splitlines()) == 1
+    assert strict.output.startswith("error: condition rotation=400 is outside the training range")
+    assert not (tmp_path / "refused").exists()
+    inside = runner.invoke(app, [*args[:3], "rotation=0", *args[4:], "--strict", "--out", tmp_path])
+    assert inside.exit_code == 0 and "warning" not in inside.output
+    nan = runner.invoke(app, [*args[:3], "rotation=nan", *args[4:], "--out", str(tmp_path)])
+    assert nan.exit_code == 1
+    assert (
+        nan.output.strip() == "error: condition 'rotation' contains NaN or Inf; pass finite values"
+    )
+
+
+@pytest.fixture(scope="module")
+def unconditional(tmp_path_factory):
+    """A p-diff style group (checkpoints of one model's last layer, no conditions), trained."""
+    folder = tmp_path_factory.mktemp("uncond")
+    schema = ParamSchema((ParamSpec("fc.weight", (10, 8)), ParamSpec("fc.bias", (10,))))
+    rng = torch.Generator().manual_seed(0)
+    rows = torch.randn(schema.dim, generator=rng) + 0.05 * torch.randn(8, schema.dim, generator=rng)
+    with Zoo.create(folder / "zoo.h5") as store:
+        group = store.create_group(
+            family="pdiff", backbone="toy", task="last", schema=schema, conditions={}
+        )
+        group.append(rows, conditions={})
+    args = ("--ae-steps", 30, "--denoiser-steps", 30)
+    invoke("train", folder / "zoo.h5", "--group", "pdiff/toy/last", "--out", folder / "gen", *args)
+    return folder / "gen", schema
+
+
+def test_unconditional_train_and_generate_without_condition(unconditional, tmp_path):
+    generator, schema = unconditional
+    assert ParamGenerator.from_pretrained(generator).condition_shapes == {}
+    args = ("--n", 3, "--steps", 4, "--format", "safetensors", "--out", tmp_path / "st")
+    result = invoke("generate", generator, *args)
+    assert "warning" not in result.output
+    samples = sorted((tmp_path / "st").glob("*.safetensors"))
+    assert len(samples) == 3
+    with safe_open(samples[0], framework="pt") as handle:
+        assert json.loads(handle.metadata()["paramgen"])["condition"] == {}
+        assert handle.get_tensor("fc.weight").shape == (10, 8)
+        assert torch.isfinite(handle.get_tensor("fc.bias")).all()
+    invoke(
+        "generate", generator, "--n", 2, "--steps", 4, "--format", "zoo", "--out", tmp_path / "z"
+    )
+    with Zoo.open(tmp_path / "z") as store:
+        rows = store.group("pdiff/toy/last-generated").read()
+    assert len(rows) == 2 and rows.conditions == {} and rows.params.shape == (2, schema.dim)
+    refused = runner.invoke(
+        app, ["generate", str(generator), "--condition", "rotation=3", "--out", str(tmp_path)]
+    )
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "error: this generator is unconditional; pass no conditions, got ['rotation']"
+    )

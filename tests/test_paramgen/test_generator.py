@@ -1,11 +1,14 @@
-"""ParamGenerator on tiny synthetic zoos: fit, sample, save → load → identical, clear errors."""
+"""ParamGenerator on tiny synthetic zoos: fit, sample, save → load → identical, clear errors;
+unconditional generators and condition values outside the training range."""
 
 import json
+import warnings
 
 import pytest
 import torch
 
 from paramgen.autoencoder import ParamAutoencoder
+from paramgen.condition_checks import ConditionRangeWarning
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet, config_for_family
 from paramgen.normalization import TensorwiseNormalizer
@@ -201,3 +204,62 @@ def test_family_defaults_then_overrides():
     assert config_for_family("lora") == GeneratorConfig()
     assert config_for_family(None, ae_steps=5) == GeneratorConfig(ae_steps=5)
     assert config_for_family("dpi", centre="tensor").centre == "tensor"
+
+
+def unconditional_set(rows: int = 12) -> TrainingSet:
+    """p-diff style: checkpoints of one model, no conditions; two tensor scales."""
+    generator = torch.Generator().manual_seed(3)
+    params = torch.randn(SCHEMA.dim, generator=generator) + 0.1 * torch.randn(
+        rows, SCHEMA.dim, generator=generator
+    )
+    params[:, 20:] *= 100.0
+    return TrainingSet(params=params, conditions={}, schema=SCHEMA, metadata={"family": "pdiff"})
+
+
+def test_unconditional_generator_fits_samples_saves_and_loads(tmp_path):
+    generator = ParamGenerator.fit(unconditional_set(), GeneratorConfig(**TINY))
+    rows = generator.sample_rows({}, 5, seed=1)
+    assert rows.shape == (5, SCHEMA.dim) and torch.isfinite(rows).all()
+    assert rows.std(dim=0).mean() > 0  # five different sets, not one repeated
+    assert not torch.equal(rows, generator.sample_rows({}, 5, seed=2))
+    assert torch.isfinite(generator.sample_rows({}, 2, guidance=2.0, sampler="euler")).all()
+    sets = generator.sample({}, n=2, seed=1)
+    assert len(sets) == 2 and sets[0]["a.weight"].shape == (4, 5)
+    with pytest.raises(ParamgenError, match=r"unconditional; pass no conditions, got \['angle'\]"):
+        generator.sample({"angle": 0.0})
+    folder = generator.save_pretrained(tmp_path / "g")
+    assert json.loads((folder / "config.json").read_text())["condition_shapes"] == {}
+    loaded = ParamGenerator.from_pretrained(folder)
+    assert torch.equal(loaded.sample_rows({}, 5, seed=1), rows)
+
+
+def test_out_of_range_conditions_warn_or_with_strict_fail(fitted):
+    expected = r"condition angle=3 is outside the training range \[-1, 1\]"
+    with pytest.warns(ConditionRangeWarning, match=expected) as caught:
+        rows = fitted.sample_rows({"angle": 3.0}, 2, steps=4)
+    assert torch.isfinite(rows).all() and len(caught) == 1
+    assert caught[0].filename == __file__  # points at the caller, not at paramgen
+    with pytest.raises(ParamgenError, match=expected):
+        fitted.sample({"angle": 3.0}, 2, strict=True, steps=4)
+    with pytest.raises(ParamgenError, match=r"angle=-2 \(and 1 more value\) is outside"):
+        fitted.sample_latents({"angle": torch.tensor([-2.0, 0.0, -1.5])}, 3, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside the range (its ends too): no warning
+        fitted.sample_rows({"angle": torch.tensor([-1.0, 0.0, 1.0])}, 3, strict=True, steps=4)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ParamgenError, match="NaN or Inf"):
+            fitted.sample_rows({"angle": bad}, 1)
+
+
+def test_one_condition_value_in_a_batch_of_one_serves_every_sample(fitted):
+    single = fitted.sample_rows({"angle": torch.tensor([0.3])}, 3, seed=1, steps=4)
+    torch.testing.assert_close(single, fitted.sample_rows({"angle": 0.3}, 3, seed=1, steps=4))
+    with pytest.raises(ParamgenError, match="got 2 condition values for n=3"):
+        fitted.sample_rows({"angle": torch.tensor([0.3, 0.4])}, 3)
+
+
+def test_training_conditions_must_be_finite():
+    data = synthetic_set()
+    data.conditions["angle"][5] = float("nan")
+    with pytest.raises(ParamgenError, match="'angle' contains NaN or Inf"):
+        ParamGenerator.fit(data, GeneratorConfig(**TINY))
