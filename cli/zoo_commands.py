@@ -14,13 +14,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.errors import user_errors
+from cli.progress import StageBars
 from paramgen.errors import ParamgenError
-from zoo.peft_io import export_peft_adapter, import_peft_adapter
+from zoo.backbone_io import read_state_dict, store_backbone_weights
+from zoo.import_manifest import ImportRows, read_import_manifest
+from zoo.peft_io import PeftAdapter, append_peft_adapters, export_peft_adapter, read_peft_adapters
 from zoo.safetensors_io import export_row_safetensors, import_row_safetensors
 from zoo.store import Zoo
-from zoo.summary import summarize
+from zoo.summary import summarize, summarize_backbones
 
-__all__ = ["zoo_app", "parse_assignments"]
+__all__ = ["zoo_app", "parse_assignments", "parse_spec"]
 
 zoo_app = typer.Typer(
     help="Inspect a model zoo (HDF5) and import or export its weights.", no_args_is_help=True
@@ -28,6 +31,9 @@ zoo_app = typer.Typer(
 _console = Console(emoji=False, highlight=False)
 
 ZooPath = Annotated[Path, typer.Argument(help="Path of the zoo .h5 file.")]
+CreateOption = Annotated[bool, typer.Option(help="Create the zoo file if it does not exist.")]
+# Fewer folders than this are read in a blink: no progress bar.
+_PROGRESS_FROM = 4
 
 
 class ExportFormat(StrEnum):
@@ -54,13 +60,29 @@ def parse_assignments(values: list[str], what: str) -> dict[str, float | list[fl
     return parsed
 
 
+def parse_spec(values: list[str]) -> dict[str, str]:
+    """``["arch=mlp", "seed=0"]`` → ``{"arch": "mlp", "seed": "0"}`` (values stay text)."""
+    parsed: dict[str, str] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ParamgenError(f"--spec {item!r} must look like KEY=VALUE")
+        parsed[key.strip()] = text
+    return parsed
+
+
+def _open_for_writing(path: Path, create: bool) -> Zoo:
+    return Zoo.create(path) if create and not path.exists() else Zoo.open(path, mode="a")
+
+
 @zoo_app.command("info")
 @user_errors
 def info(path: ZooPath) -> None:
     """Show each group of a zoo: rows, D, conditions, metrics, splits and base weights."""
     with Zoo.open(path) as zoo:
         summaries = summarize(zoo)
-        backbones = zoo.backbones()
+        stored = summarize_backbones(zoo)
+    backbones = [b.name for b in stored]
     _console.print(
         f"[bold]{escape(str(path))}[/]: {len(summaries)} group(s); "
         f"base weights for {escape(str(backbones or 'none'))}"
@@ -79,48 +101,152 @@ def info(path: ZooPath) -> None:
             table.add_row(f"metric {name}", f"mean {_format(mean)}")
         table.add_row("base weights", f"sha256 {s.base_weights}")
         _console.print(table)
+    if stored:
+        table = Table(title="base weights", title_justify="left", show_header=False, box=box.SIMPLE)
+        table.add_column("backbone", style="dim")
+        table.add_column("value", overflow="fold")
+        for b in stored:
+            table.add_row(escape(b.name), f"sha256 {b.sha256}")
+            table.add_row("", f"{b.tensors} tensors, {b.values:,} values")
+        _console.print(table)
+
+
+def _import_rows(
+    adapters: list[Path] | None,
+    manifest: Path | None,
+    condition: list[str] | None,
+    metric: list[str] | None,
+    **provenance,
+) -> ImportRows:
+    """The folders and their values, from DIR arguments with shared options or a manifest."""
+    if manifest is not None:
+        if adapters or condition or metric:
+            raise ParamgenError(
+                "give adapter folders with --condition/--metric, or --manifest with condition.NAME "
+                "and metric.NAME columns — not both"
+            )
+        return read_import_manifest(manifest, **provenance)
+    if not adapters:
+        raise ParamgenError("name at least one adapter folder, or give --manifest FILE.csv")
+    return ImportRows.same_for_all(
+        adapters,
+        parse_assignments(condition or [], "--condition"),
+        parse_assignments(metric or [], "--metric"),
+        **provenance,
+    )
+
+
+def _read_adapters(folders: list[Path]) -> list[PeftAdapter]:
+    if len(folders) < _PROGRESS_FROM:
+        return read_peft_adapters(folders)
+    with StageBars(_console) as bars:
+        return read_peft_adapters(
+            folders, lambda done, total: bars.set("adapter folders", total, done)
+        )
 
 
 @zoo_app.command("import-peft")
 @user_errors
 def import_peft(
     path: ZooPath,
-    adapter: Annotated[
-        Path,
-        typer.Argument(
-            help="PEFT adapter folder (adapter_config.json + adapter_model.safetensors)."
-        ),
-    ],
-    backbone: Annotated[str, typer.Option(help="Backbone the adapter was trained on.")],
+    backbone: Annotated[str, typer.Option(help="Backbone the adapters were trained on.")],
     task: Annotated[str, typer.Option(help="Task name; the group is lora/<backbone>/<task>.")],
+    adapters: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="PEFT adapter folders (adapter_config.json + adapter_model.safetensors); "
+            "or give --manifest instead.",
+            show_default=False,
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV with a header and one row per folder: folder (relative to the CSV or "
+            "absolute), optional split, run, step, seed, and condition.NAME (a vector as N1;N2) "
+            "and metric.NAME (empty: not measured) columns."
+        ),
+    ] = None,
     condition: Annotated[
-        list[str], typer.Option(help="NAME=VALUE (repeat; VALUE may be N1,N2,… for vectors).")
-    ],
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUE for every folder (repeat; VALUE may be N1,N2,… for vectors). "
+            "None: an unconditional group."
+        ),
+    ] = None,
     metric: Annotated[list[str] | None, typer.Option(help="NAME=VALUE (repeat).")] = None,
-    split: Annotated[str, typer.Option(help="train or heldout.")] = "train",
+    split: Annotated[
+        str, typer.Option(help="train, heldout or generated (with --manifest: where it is empty).")
+    ] = "train",
     run: Annotated[int, typer.Option(help="Training run id.")] = 0,
-    step: Annotated[int, typer.Option(help="Training step of this checkpoint.")] = 0,
+    step: Annotated[int, typer.Option(help="Training step of the checkpoints.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
-    create: Annotated[bool, typer.Option(help="Create the zoo file if it does not exist.")] = False,
+    create: CreateOption = False,
 ) -> None:
-    """Append a PEFT LoRA adapter folder to a zoo as one row (the group is created if missing)."""
-    conditions = parse_assignments(condition, "--condition")
-    metrics = parse_assignments(metric or [], "--metric")
-    zoo = Zoo.create(path) if create and not path.exists() else Zoo.open(path, mode="a")
-    with zoo:
-        group, row = import_peft_adapter(
+    """Append PEFT LoRA adapter folders to a zoo, one row each (group created if missing).
+
+    All or nothing: every folder is read and checked (configs, keys, shapes, NaN) before one
+    append writes them all.
+    """
+    rows = _import_rows(
+        adapters, manifest, condition, metric, split=split, run=run, step=step, seed=seed
+    )
+    read = _read_adapters(rows.folders)
+    with _open_for_writing(path, create) as zoo:
+        group, added = append_peft_adapters(
             zoo,
-            adapter,
+            read,
             backbone=backbone,
             task=task,
-            conditions=conditions,
-            metrics=metrics,
-            split=split,
-            run=run,
-            step=step,
-            seed=seed,
+            conditions=rows.conditions,
+            metrics=rows.metrics,
+            split=rows.split,
+            run=rows.run,
+            step=rows.step,
+            seed=rows.seed,
         )
-        _console.print(f"appended {adapter} as row {row} of {group.name} ({len(group)} rows)")
+        total = len(group)
+    what = (
+        f"{escape(str(rows.folders[0]))} as row {added.start}"
+        if len(added) == 1
+        else f"{len(added)} adapters as rows {added.start}–{added.stop - 1}"
+    )
+    _console.print(f"appended {what} of {group.name} ({total} rows)", soft_wrap=True)
+
+
+@zoo_app.command("store-backbone")
+@user_errors
+def store_backbone(
+    path: ZooPath,
+    name: Annotated[str, typer.Argument(help="Backbone name, as in import-peft --backbone NAME.")],
+    weights: Annotated[
+        Path,
+        typer.Argument(
+            help="A plain state-dict .safetensors file, as "
+            "safetensors.torch.save_file(model.state_dict(), path) writes it."
+        ),
+    ],
+    spec: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE to record with the weights (repeat), e.g. arch=mlp-2x64."),
+    ] = None,
+    create: CreateOption = False,
+) -> None:
+    """Store a backbone's base weights under /backbones/NAME with their sha256 (idempotent).
+
+    The sha256 covers the tensors' names, shapes, dtypes and bytes — not the file's bytes.
+    """
+    given = {"file": weights.name} | parse_spec(spec or [])
+    tensors = read_state_dict(weights)
+    with _open_for_writing(path, create) as zoo:
+        stored = store_backbone_weights(zoo, name, tensors, given)
+    verb = "already held identical" if stored.already_stored else "stored"
+    _console.print(
+        f"{escape(str(path))}: {verb} base weights of backbone {escape(name)} "
+        f"({stored.tensors} tensors, {stored.values:,} values)",
+        soft_wrap=True,
+    )
+    _console.print(f"sha256 {stored.sha256}", soft_wrap=True)
 
 
 @zoo_app.command("import-safetensors")

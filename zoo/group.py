@@ -19,7 +19,7 @@ from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
 from zoo.row_io import read_rows, write_rows
 
-__all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection"]
+__all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection", "split_codes"]
 
 SPLITS = ("train", "heldout", "generated")
 RowSelection = int | slice | Sequence[int] | np.ndarray | None
@@ -53,6 +53,17 @@ def _as_array(value: ArrayLike, rows: int, shape: tuple[int, ...], what: str) ->
             f"{what} has shape {array.shape}, expected {(rows, *shape)} (or {shape} for all rows)"
         )
     return array
+
+
+def split_codes(split: str | Sequence[str], rows: int) -> np.ndarray:
+    """[rows] int8 codes of ``split`` (one label for all rows or one per row), checked."""
+    labels = [split] * rows if isinstance(split, str) else list(split)
+    if len(labels) != rows:
+        raise ParamgenError(f"split has {len(labels)} labels for {rows} rows")
+    unknown = sorted(set(labels) - set(SPLITS))
+    if unknown:
+        raise ParamgenError(f"split must be one of {list(SPLITS)}; got {unknown}")
+    return np.array([SPLITS.index(label) for label in labels], dtype=np.int8)
 
 
 class ZooGroup:
@@ -132,7 +143,7 @@ class ZooGroup:
         columns |= {"metrics/" + k: v for k, v in self._metric_columns(metrics or {}, rows).items()}
         for name, value in (("run", run), ("step", step), ("seed", seed)):
             columns[name] = _as_array(value, rows, (), name).astype(np.int64)
-        columns["split"] = self._split_codes(split, rows)
+        columns["split"] = split_codes(split, rows)
         columns["params"] = matrix
 
         self._zoo._start_appending()
@@ -167,16 +178,6 @@ class ZooGroup:
             )
             for name in self.metric_names
         }
-
-    @staticmethod
-    def _split_codes(split: str | Sequence[str], rows: int) -> np.ndarray:
-        labels = [split] * rows if isinstance(split, str) else list(split)
-        if len(labels) != rows:
-            raise ParamgenError(f"split has {len(labels)} labels for {rows} rows")
-        unknown = sorted(set(labels) - set(SPLITS))
-        if unknown:
-            raise ParamgenError(f"split must be one of {list(SPLITS)}; got {unknown}")
-        return np.array([SPLITS.index(label) for label in labels], dtype=np.int8)
 
     # ------------------------------------------------------------------------------------ read
     def resolve(self, selection: RowSelection) -> np.ndarray:
@@ -237,7 +238,7 @@ class ZooGroup:
         mask = np.ones(len(self), dtype=bool)
         everything = np.arange(len(self))
         if split is not None:
-            mask &= self._read_column("split", everything) == self._split_codes(split, 1)[0]
+            mask &= self._read_column("split", everything) == split_codes(split, 1)[0]
         for name, value in conditions.items():
             if name not in self.condition_shapes:
                 raise ParamgenError(

@@ -10,7 +10,7 @@ Pickled ``adapter_model.bin`` files are refused: paramgen never unpickles.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +23,18 @@ from paramgen.families import get_family
 from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
 from paramgen.families.lora import LoraFamily, LoraSpec, lora_identity
 from paramgen.schema import ParamSchema
-from zoo.group import ArrayLike, ZooGroup
+from zoo.group import ArrayLike, ZooGroup, split_codes
+from zoo.row_values import RowValues, value_columns
 from zoo.store import Zoo, group_name
 
 __all__ = [
     "PeftAdapter",
     "read_peft_adapter",
+    "read_peft_adapters",
     "write_peft_adapter",
     "import_peft_adapter",
+    "import_peft_adapters",
+    "append_peft_adapters",
     "export_peft_adapter",
 ]
 
@@ -44,6 +48,7 @@ class PeftAdapter:
 
     config: dict
     tensors: dict[str, torch.Tensor]
+    folder: Path | None = None  # where it was read from, to name it in messages
 
     @property
     def identity(self) -> dict:
@@ -96,7 +101,7 @@ def read_peft_adapter(folder: str | Path) -> PeftAdapter:
     )
     if unpaired:
         raise ParamgenError(f"{weights_path}: LoRA factors without their partner: {unpaired[:5]}")
-    return PeftAdapter(config=config, tensors=tensors)
+    return PeftAdapter(config=config, tensors=tensors, folder=folder)
 
 
 def write_peft_adapter(folder: str | Path, adapter: PeftAdapter) -> Path:
@@ -111,6 +116,144 @@ def write_peft_adapter(folder: str | Path, adapter: PeftAdapter) -> Path:
     return folder
 
 
+def _checked_row(
+    adapter: PeftAdapter, identity: Mapping, schema: ParamSchema, reference: str
+) -> torch.Tensor:
+    """The adapter as a flat [D] row of ``schema`` once it matches ``reference`` and is finite."""
+    what = f"adapter {adapter.folder}"
+    ours = adapter.identity
+    differing = sorted(key for key in ours if ours[key] != identity.get(key))
+    if differing:
+        raise ParamgenError(
+            f"{what} differs from {reference} in "
+            + ", ".join(f"{key} ({ours[key]!r} vs {identity.get(key)!r})" for key in differing)
+            + "; import it under another task name"
+        )
+    schema.check_keys(list(adapter.tensors), what)
+    try:
+        row = schema.flatten(adapter.tensors)
+    except ParamgenError as error:
+        raise ParamgenError(f"{what}: {error}") from None
+    broken = sorted(name for name, tensor in adapter.tensors.items() if not tensor.isfinite().all())
+    if broken:
+        raise ParamgenError(
+            f"{what} has NaN or Inf in {broken[:5]}; a diverged adapter should not enter the zoo "
+            "— leave that folder out"
+        )
+    return row
+
+
+def read_peft_adapters(
+    folders: Sequence[str | Path], progress: Callable[[int, int], None] | None = None
+) -> list[PeftAdapter]:
+    """Read every folder and check each against the first (config, keys, shapes) and for NaN.
+
+    Nothing touches a zoo, so a bad folder anywhere fails before any file changes.
+    ``progress(done, total)`` is called after each folder.
+    """
+    if not folders:
+        raise ParamgenError("no adapter folders given; name at least one")
+    adapters: list[PeftAdapter] = []
+    for done, folder in enumerate(folders, start=1):
+        adapter = read_peft_adapter(folder)
+        first = adapters[0] if adapters else adapter
+        _checked_row(
+            adapter,
+            first.identity,
+            ParamSchema.from_state_dict(first.tensors),
+            f"adapter {first.folder}",
+        )
+        adapters.append(adapter)
+        if progress is not None:
+            progress(done, len(folders))
+    return adapters
+
+
+def append_peft_adapters(
+    zoo: Zoo,
+    adapters: Sequence[PeftAdapter],
+    *,
+    backbone: str,
+    task: str,
+    conditions: RowValues | None = None,
+    metrics: RowValues | None = None,
+    split: str | Sequence[str] = "train",
+    run: ArrayLike = 0,
+    step: ArrayLike = 0,
+    seed: ArrayLike = 0,
+) -> tuple[ZooGroup, range]:
+    """Append adapters as rows of ``lora/<backbone>/<task>`` in one durable ``group.append``.
+
+    ``conditions``/``metrics``: one mapping for every adapter or one per adapter (a metric an
+    adapter leaves out is NaN). No conditions makes an unconditional group. Everything is checked
+    before the group is created or a row written; returns the group and the new rows' indices.
+    """
+    if not adapters:
+        raise ParamgenError("no adapters to append; name at least one folder")
+    labels = [f"adapter {adapter.folder}" for adapter in adapters]
+    condition_columns = value_columns(conditions, labels, "condition", required=True)
+    metric_columns = value_columns(metrics, labels, "metric", required=False)
+    split_codes(split, len(adapters))  # refuse a bad label before a new group is created
+    name = group_name(LoraFamily.name, backbone, task)
+    if name in zoo.groups():
+        group = zoo.group(name)
+        identity, schema, reference = group.family_config, group.schema, f"group {name!r}"
+    else:
+        group, first = None, adapters[0]
+        identity, schema = first.identity, ParamSchema.from_state_dict(first.tensors)
+        reference = f"adapter {first.folder}"
+        LoraSpec.from_identity(identity)  # refuse what the LoRA family cannot run
+    params = torch.stack([_checked_row(a, identity, schema, reference) for a in adapters])
+    if group is None:
+        group = zoo.create_group(
+            family=LoraFamily.name,
+            backbone=backbone,
+            task=task,
+            schema=schema,
+            conditions={key: column.shape[1:] for key, column in condition_columns.items()},
+            metrics=sorted(metric_columns),
+            family_config=identity,
+        )
+    rows = group.append(
+        params,
+        conditions=condition_columns,
+        metrics=metric_columns,
+        split=split,
+        run=run,
+        step=step,
+        seed=seed,
+    )
+    return group, rows
+
+
+def import_peft_adapters(
+    zoo: Zoo,
+    folders: Sequence[str | Path],
+    *,
+    backbone: str,
+    task: str,
+    conditions: RowValues | None = None,
+    metrics: RowValues | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **provenance,
+) -> tuple[ZooGroup, range]:
+    """Read, check and append many adapter folders as rows of ``lora/<backbone>/<task>``.
+
+    All or nothing: every folder is read and checked before one ``group.append`` writes them.
+    ``provenance``: ``split``, ``run``, ``step``, ``seed`` — one value or one per folder.
+    """
+    adapters = read_peft_adapters(folders, progress)
+    return append_peft_adapters(
+        zoo,
+        adapters,
+        backbone=backbone,
+        task=task,
+        conditions=conditions,
+        metrics=metrics,
+        **provenance,
+    )
+
+
 def import_peft_adapter(
     zoo: Zoo,
     folder: str | Path,
@@ -122,36 +265,14 @@ def import_peft_adapter(
     **provenance,
 ) -> tuple[ZooGroup, int]:
     """Append one adapter folder as a row of ``lora/<backbone>/<task>`` (created if missing)."""
-    adapter = read_peft_adapter(folder)
-    name = group_name(LoraFamily.name, backbone, task)
-    if name in zoo.groups():
-        group = zoo.group(name)
-        group.schema.check_keys(list(adapter.tensors), f"adapter {folder}")
-        differing = sorted(
-            key for key in adapter.identity if adapter.identity[key] != group.family_config.get(key)
-        )
-        if differing:
-            raise ParamgenError(
-                f"adapter {folder} differs from group {name!r} in "
-                + ", ".join(
-                    f"{key} ({adapter.identity[key]!r} vs {group.family_config.get(key)!r})"
-                    for key in differing
-                )
-                + "; import it under another task name"
-            )
-    else:
-        LoraSpec.from_identity(adapter.identity)  # refuse what the LoRA family cannot run
-        group = zoo.create_group(
-            family=LoraFamily.name,
-            backbone=backbone,
-            task=task,
-            schema=ParamSchema.from_state_dict(adapter.tensors),
-            conditions={key: torch.as_tensor(value).shape for key, value in conditions.items()},
-            metrics=sorted(metrics or {}),
-            family_config=adapter.identity,
-        )
-    rows = group.append(
-        group.schema.flatten(adapter.tensors), conditions=conditions, metrics=metrics, **provenance
+    group, rows = import_peft_adapters(
+        zoo,
+        [folder],
+        backbone=backbone,
+        task=task,
+        conditions=conditions,
+        metrics=metrics,
+        **provenance,
     )
     return group, rows.start
 

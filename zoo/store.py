@@ -42,11 +42,16 @@ __all__ = ["Zoo", "group_name"]
 _CHUNK_BYTES = 256 * 1024
 
 
+def _check_name(label: str, part: str) -> None:
+    """HDF5 paths nest on '/': a name with one would silently become a subgroup."""
+    if not part or "/" in part or part.strip() != part:
+        raise ParamgenError(f"{label} name {part!r} must be non-empty and contain no '/'")
+
+
 def group_name(family: str, backbone: str, task: str) -> str:
     """``family/backbone/task``, checking each part is a plain, non-empty name."""
     for label, part in (("family", family), ("backbone", backbone), ("task", task)):
-        if not part or "/" in part or part.strip() != part:
-            raise ParamgenError(f"{label} name {part!r} must be non-empty and contain no '/'")
+        _check_name(label, part)
     return f"{family}/{backbone}/{task}"
 
 
@@ -237,6 +242,7 @@ class Zoo:
         self, name: str, state_dict: Mapping[str, torch.Tensor], spec: Mapping
     ) -> str:
         """Store frozen base weights under ``name``; returns their sha256. Idempotent."""
+        _check_name("backbone", name)
         digest = state_dict_sha256(state_dict)
         if name in self.file["backbones"]:
             stored = self.file["backbones"][name].attrs["sha256"]
@@ -262,7 +268,8 @@ class Zoo:
         """The frozen base weights, checked against their stored sha256."""
         node = self._backbone_node(name)
         weights = {
-            tensor_name: torch.from_numpy(node["tensors"][tensor_name][()])
+            # asarray: a 0-d dataset reads back as a numpy scalar, which from_numpy refuses.
+            tensor_name: torch.from_numpy(np.asarray(node["tensors"][tensor_name][()]))
             for tensor_name in json.loads(node.attrs["order"])
         }
         if state_dict_sha256(weights) != node.attrs["sha256"]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from zoo.store import Zoo
 
-__all__ = ["GroupSummary", "summarize"]
+__all__ = ["BackboneSummary", "GroupSummary", "summarize", "summarize_backbones"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,26 @@ class GroupSummary:
     metrics: dict[str, float]
     splits: dict[str, int]
     base_weights: str
+
+
+@dataclass(frozen=True)
+class BackboneSummary:
+    """Stored base weights: their sha256 and size (read from the file's layout, not loaded)."""
+
+    name: str
+    sha256: str
+    tensors: int
+    values: int
+
+
+def summarize_backbones(zoo: Zoo) -> list[BackboneSummary]:
+    summaries = []
+    for name in zoo.backbones():
+        node = zoo.file["backbones"][name]
+        # "order" lists the tensor names; a name with '/' is a nested path under tensors/.
+        sizes = [node["tensors"][tensor].size for tensor in json.loads(node.attrs["order"])]
+        summaries.append(BackboneSummary(name, node.attrs["sha256"], len(sizes), sum(sizes)))
+    return summaries
 
 
 def summarize(zoo: Zoo) -> list[GroupSummary]:

@@ -1,6 +1,7 @@
 """PEFT adapter folders in and out of the zoo, and every way a folder can be wrong."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,12 @@ from safetensors.torch import load_file, save_file
 from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError
 from paramgen.families.lora import LoraSpec, attach_lora
-from zoo.peft_io import export_peft_adapter, import_peft_adapter, read_peft_adapter
+from zoo.peft_io import (
+    export_peft_adapter,
+    import_peft_adapter,
+    import_peft_adapters,
+    read_peft_adapter,
+)
 from zoo.store import Zoo
 
 SPEC = LoraSpec(targets=("conv1", "conv2", "fc1"), rank=4, alpha=8.0)
@@ -133,3 +139,45 @@ def test_keys_outside_the_peft_prefix(adapter_dir):
     _rewrite_weights(adapter_dir, lambda t: t.update({"stray": torch.zeros(1)}))
     with pytest.raises(ParamgenError, match="keys outside"):
         read_peft_adapter(adapter_dir)
+
+
+def test_many_folders_are_appended_in_one_commit_with_per_folder_values(tmp_path, adapter_dir):
+    folders = [shutil.copytree(adapter_dir, tmp_path / f"a{k}") for k in range(3)]
+    _rewrite_weights(folders[1], lambda t: t.update({k: v * 2 for k, v in t.items()}))
+    seen = []
+    with Zoo.create(tmp_path / "zoo.h5") as zoo:
+        group, rows = import_peft_adapters(
+            zoo,
+            folders,
+            backbone="cnn",
+            task="rot",
+            conditions=[{"angle": -10}, {"angle": 0}, {"angle": 10}],
+            metrics=[{"accuracy": 0.5}, {}, {"accuracy": 0.25}],
+            split=["train", "heldout", "train"],
+            progress=lambda done, total: seen.append((done, total)),
+        )
+        assert rows == range(0, 3) and seen == [(1, 3), (2, 3), (3, 3)]
+        read = group.read()
+        assert read.conditions["angle"].tolist() == [-10.0, 0.0, 10.0]
+        assert read.split == ["train", "heldout", "train"]
+        assert torch.equal(read.params[1], 2 * read.params[0])
+        assert read.metrics["accuracy"][1].isnan()
+
+
+def test_a_bad_folder_among_many_leaves_the_zoo_as_it_was(tmp_path, adapter_dir):
+    folders = [shutil.copytree(adapter_dir, tmp_path / f"a{k}") for k in range(3)]
+    _rewrite_weights(
+        folders[1], lambda t: t["base_model.model.conv1.lora_A.weight"].fill_(torch.nan)
+    )
+    with Zoo.create(tmp_path / "zoo.h5") as zoo:
+        with pytest.raises(ParamgenError, match=r"adapter .*a1 has NaN or Inf in \['conv1.lora_A"):
+            import_peft_adapters(zoo, folders, backbone="cnn", task="rot", conditions={"angle": 0})
+        with pytest.raises(ParamgenError, match=r"adapter .*a2 has no condition 'angle'"):
+            import_peft_adapters(
+                zoo,
+                [folders[0], folders[2]],
+                backbone="cnn",
+                task="rot",
+                conditions=[{"angle": 0}, {}],
+            )
+        assert zoo.groups() == []  # not even an empty group was created

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from paramgen.errors import ParamgenError
+from paramgen.schema import state_dict_sha256
 from zoo.store import Zoo
 
 
@@ -79,6 +80,24 @@ def test_base_weights_are_stored_with_sha256(tmp_path, state_dict):
         file["backbones/toy/tensors/layer.bias"][0] += 1.0
     with Zoo.open(tmp_path / "b.h5") as zoo, pytest.raises(ParamgenError, match="sha256"):
         zoo.backbone_weights("toy")
+
+
+def test_base_weights_with_scalar_and_integer_buffers_round_trip(tmp_path):
+    # A state dict with BatchNorm has a 0-d int64 num_batches_tracked: it must hash and read back.
+    weights = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)).state_dict()
+    assert weights["1.num_batches_tracked"].ndim == 0
+    with Zoo.create(tmp_path / "b.h5") as zoo:
+        digest = zoo.store_backbone("net", weights, {})
+        stored = zoo.backbone_weights("net")
+    assert stored.keys() == weights.keys()
+    for name, tensor in weights.items():
+        assert stored[name].dtype == tensor.dtype and torch.equal(stored[name], tensor)
+    assert state_dict_sha256(stored) == digest
+
+
+def test_backbone_name_with_a_slash_is_refused(tmp_path, state_dict):
+    with Zoo.create(tmp_path / "b.h5") as zoo, pytest.raises(ParamgenError, match="contain no '/'"):
+        zoo.store_backbone("a/b", state_dict, {})
 
 
 # ------------------------------------------------------------------------- bad input, clear error
