@@ -31,7 +31,7 @@ from paramgen.data import load_digits16
 from paramgen.generator import ParamGenerator
 from paramgen.tasks.digits import styled
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.evaluation import evaluate_lora_generator
+from zoo.evaluation import evaluate_generator
 from zoo.main_job import MainJobConfig
 from zoo.report import summarize_scores
 from zoo.store import Zoo
@@ -81,7 +81,7 @@ def fit_and_score(
         values = LoraZooConfig().values
         # An image-conditioned generator gets 16 rotated test digits instead of the angle.
         images = config.condition == "style-images"
-        scores = evaluate_lora_generator(
+        scores = evaluate_generator(
             generator,
             zoo,
             GROUP,

@@ -23,13 +23,13 @@ import torch
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.data.digits import DigitImages
+from paramgen.families import get_family
 from paramgen.families.lora import attach_lora
 from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.generator import ParamGenerator
 from paramgen.tasks.digits import styled
 from paramgen.training import train_classifier
 from zoo.builders import LoraZooConfig, build_lora_zoo
-from zoo.evaluation import lora_spec_of
 from zoo.main_job import MainJobConfig
 from zoo.store import Zoo
 from zoo.training_set import training_set
@@ -49,7 +49,7 @@ def measure(generator: ParamGenerator, zoo: Zoo, device: str) -> dict:
     group = zoo.group(GROUP)
     base = build_backbone("digits-cnn")
     base.load_state_dict(zoo.backbone_weights("digits-cnn"))
-    spec = lora_spec_of(group)
+    spec = get_family(group.family).config_from_dict(group.family_config)
     generator.to(device)
     train = styled(load_digits16("train"), "rotation", ANGLE)
     train = DigitImages(train.images.to(device), train.labels.to(device))

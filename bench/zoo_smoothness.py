@@ -24,12 +24,12 @@ import numpy as np
 
 from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
+from paramgen.families import get_family
 from paramgen.families.lora.algebra import canonicalize, interpolate
 from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.tasks.digits import styled
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.driver import last_checkpoint
-from zoo.evaluation import lora_spec_of
 from zoo.store import Zoo
 
 RESULTS = Path(__file__).with_name("results") / "zoo_smoothness.json"
@@ -41,7 +41,7 @@ def held_out_scores(path: Path, config: LoraZooConfig) -> dict[str, float]:
     """Mean over held-out angles of each measure."""
     with Zoo.open(path) as zoo:
         group = zoo.group(GROUP)
-        spec = lora_spec_of(group)
+        spec = get_family(group.family).config_from_dict(group.family_config)
         base = build_backbone(group.backbone)
         base.load_state_dict(zoo.backbone_weights(group.backbone))
         train = np.array([v for v in config.values if config.split_of(v) == "train"])

@@ -27,9 +27,10 @@ from paramgen.errors import ParamgenError
 from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
 from paramgen.inspect import latent_pca, save_pca
-from zoo.evaluation import evaluate_lora_generator
+from zoo.evaluation import evaluate_generator
 from zoo.peft_io import PeftAdapter, write_peft_adapter
 from zoo.report import summarize_scores
+from zoo.row_scoring import RowScorer
 from zoo.store import Zoo, group_name
 from zoo.training_set import training_set
 
@@ -266,54 +267,63 @@ def evaluate(
     ] = None,
     n: Annotated[int, typer.Option(help="Parameter sets generated per value.")] = 20,
     seed: Annotated[int, typer.Option(help="Sampling seed (same as generate's).")] = 0,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="The task to score with, package.module:object (default: the one the group "
+            "was built for; needed for imported groups)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the scores as JSON here.")] = None,
 ) -> None:
-    """Score generated LoRA adapters per condition value, next to the baselines (a)–(e)."""
+    """Score generated weights per condition value through the group's family and task, next to
+    the baselines (a)–(e), the memorisation baselines and the novelty figures."""
     generator = _load(generator_dir)
     with Zoo.open(zoo) as store:
         name = generator.metadata["group"]
-        (style,) = store.group(name).condition_shapes
-        chosen = (
-            parse_values(values)
-            if values
-            else sorted(set(store.group(name).read().conditions[style].tolist()))
-        )
-        scores = evaluate_lora_generator(generator, store, name, chosen, n=n, seed=seed)
-    table = Table(title=f"{name}: median accuracy per {style}")
-    for column in (
-        style,
-        "split",
-        "generated",
-        "(a) trained",
-        "(b) nearest",
-        "(c) noise",
-        "(d) ΔW interp",
-        "(e) none",
-    ):
-        table.add_column(column)
-    for s in scores:
-        medians = [
-            statistics.median(x)
-            for x in (s.generated, s.trained or [float("nan")], s.nearest_condition, s.noise_added)
-        ]
-        table.add_row(
-            f"{s.value:g}",
-            s.split,
-            *(f"{m:.3f}" for m in medians),
-            f"{s.interpolated:.3f}",
-            f"{s.no_adapter:.3f}",
-        )
-    _console.print(table)
+        group = store.group(name)
+        condition = next(iter(group.condition_shapes), None)
+        if values:
+            chosen = list(parse_values(values))
+        elif condition:
+            chosen = sorted(set(group.read().conditions[condition].tolist()))
+        else:
+            chosen = [None]
+        scores = evaluate_generator(generator, store, name, chosen, n=n, seed=seed, task=task)
+        metric = RowScorer.of_group(store, group, task).task.metric
+    _console.print(score_table(scores, f"{name}: median {metric}", condition or "value"))
     summary = summarize_scores(scores)
     for split, row in summary.items():
         _console.print(
-            f"{split}: generated {row['generated']:.3f} vs trained {row['trained']:.3f} "
+            f"{split}: generated {row['generated']:.4g} vs trained {row['trained']:.4g} "
             f"(ratio {row['generated_over_trained']:.3f})"
         )
     if out:
         out.write_text(
             json.dumps({"summary": summary, "scores": [s.as_dict() for s in scores]}, indent=1)
         )
+
+
+def score_table(scores: list, title: str, condition: str) -> Table:
+    """Per value: medians of generated rows and of every baseline, novelty of generated rows."""
+    table = Table(title=title)
+    baselines = list(scores[0].baselines) if scores else []
+    columns = [condition, "split", "generated", "(a) trained", "(b) nearest", "(c) noise"]
+    columns += ["(d) interp", "(e) base", *baselines, "NN dist", "max IoU"]
+    for column in columns:
+        table.add_column(column)
+    for s in scores:
+        lists = [s.generated, s.trained, s.nearest_condition, s.noise_added]
+        cells = [_median(x) for x in lists] + [s.interpolated, s.no_adapter]
+        cells += [_median(s.baselines[b]) for b in baselines]
+        cells += [_median(s.nearest_distance), _median(s.max_iou.get("generated", []))]
+        label = "—" if s.value is None else f"{s.value:g}"
+        table.add_row(label, s.split, *(f"{c:.4g}" for c in cells))
+    return table
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 @inspect_app.command("pca")

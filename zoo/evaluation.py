@@ -1,60 +1,61 @@
-"""Score generated LoRA adapters against the baselines a sceptical reader asks for.
+"""Score generated weights of any family and task against the baselines a sceptic asks for.
 
-For each condition value (e.g. a rotation angle), next to n generated adapters:
-(a) the trained adapters at that value (ground truth, from the zoo — train or held-out split),
-(b) the trained adapters of the nearest *training* value,
-(c) training adapters plus Gaussian noise scaled so their distance to the zoo matches the
-    generated adapters' (in the generator's normalised space),
-(d) the exact ΔW interpolation of the two neighbouring training values' adapters,
-(e) the backbone without any adapter.
-Every generated adapter's distance to its nearest training row is reported too: a generator that
-only copies its zoo has distance ≈ 0.
+For each condition value (one, ``None``, for an unconditional group), next to n generated rows:
+(a) the rows trained at that value (ground truth — train or held-out split),
+(b) the rows of the nearest *training* value,
+(c) training rows plus noise scaled so their distance to the zoo matches the generated rows'
+    (in the generator's normalised space),
+(d) the family's interpolation of the two neighbouring training values' last rows (LoRA: exact
+    ΔW; others: weight mixing),
+(e) the base without the family's weights,
+and the memorisation study's baselines (Zeng et al. 2025): training rows plus noise at two scales
+(``zoo.baselines.NOISE_SCALES`` × the per-element spread of the training rows), the average of 16
+random training rows, and a per-parameter Gaussian fitted to them. Novelty figures for generated
+rows and every baseline: the distance to the nearest training row (normalised space; 0 is a copy)
+and, where the task knows wrong examples, the maximum IoU of its wrong-example set with that of
+any training row of the nearest training value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from paramgen.backbones import build_backbone
-from paramgen.data import load_digits16
-from paramgen.families.lora import LoraSpec
-from paramgen.families.lora.algebra import interpolate
-from paramgen.families.lora.batched import batched_accuracy, stack_adapters
 from paramgen.generator import ParamGenerator
-from paramgen.tasks.digits import styled
-from paramgen.training import accuracy
-from zoo.group import ZooGroup
+from paramgen.tasks import Task
+from zoo.baselines import NOISE_SCALES, average_of_random, gaussian_fitted, noise_added
+from zoo.novelty import max_iou, nearest_distance
+from zoo.row_scoring import RowScorer
 from zoo.store import Zoo
 
-__all__ = ["ConditionScores", "evaluate_lora_generator", "lora_spec_of"]
+__all__ = ["ConditionScores", "evaluate_generator"]
+
+NAN = float("nan")
 
 
 @dataclass
 class ConditionScores:
-    """Median accuracies at one condition value (each list holds per-adapter accuracies)."""
+    """Scores at one condition value (each list holds per-row metrics)."""
 
-    value: float
+    value: float | None
     split: str
     generated: list[float]
     nearest_distance: list[float]
     trained: list[float]
-    nearest_condition_value: float
+    nearest_condition_value: float | None
     nearest_condition: list[float]
     noise_added: list[float]
     interpolated: float
     no_adapter: float
+    baselines: dict[str, list[float]] = field(default_factory=dict)
+    distances: dict[str, list[float]] = field(default_factory=dict)
+    max_iou: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def lora_spec_of(group: ZooGroup) -> LoraSpec:
-    identity = group.family_config
-    return LoraSpec(tuple(identity["target_modules"]), identity["r"], identity["lora_alpha"])
 
 
 def _neighbours(value: float, train_values: np.ndarray) -> tuple[float, float]:
@@ -64,88 +65,104 @@ def _neighbours(value: float, train_values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def evaluate_lora_generator(
+def evaluate_generator(
     generator: ParamGenerator,
     zoo: Zoo,
     group_name: str,
-    values: Sequence[float],
+    values: Sequence[float | None],
     n: int = 20,
     seed: int = 0,
+    task: Task | str | None = None,
     condition_of: Callable[[float], Mapping] | None = None,
     **sampling,
 ) -> list[ConditionScores]:
-    """Generate ``n`` adapters per value and score them with the baselines above.
+    """Generate ``n`` rows per value and score them with the baselines above.
 
-    ``condition_of(value)`` is what the generator is asked for at each value: by default the
-    style value itself, e.g. ``{"rotation": 30.0}``; example images for an image-conditioned one.
+    ``task`` overrides the one the group recorded (needed for imported groups); ``condition_of``
+    maps a value to what the generator is asked for (default ``{condition: value}``).
     """
     group = zoo.group(group_name)
-    (style,) = group.condition_shapes
-    spec = lora_spec_of(group)
-    base = build_backbone(group.backbone)
-    base.load_state_dict(zoo.backbone_weights(group.backbone))
+    scorer = RowScorer.of_group(zoo, group, task)
+    condition = scorer.task.condition
     rows = group.read()
-    conditions = rows.conditions[style].numpy()
     train = np.array([split == "train" for split in rows.split])
+    conditions = rows.conditions[condition].numpy() if condition else np.zeros(len(train))
     train_values = np.unique(conditions[train])
-    train_normalised = generator.normalizer.normalize(rows.params[train])
-    test = load_digits16("test")
+    train_rows = rows.params[train]
+    normalize = generator.normalizer.normalize
     rng = torch.Generator().manual_seed(seed)
     results = []
     for value in values:
-        styled_test = styled(test, style, value)
-
-        def score(
-            parameter_rows: torch.Tensor, spec: LoraSpec = spec, data=styled_test
-        ) -> list[float]:
-            adapters = [group.schema.unflatten(row) for row in parameter_rows]
-            return batched_accuracy(base, spec, stack_adapters(adapters), data).tolist()
-
-        condition = condition_of(value) if condition_of else {style: float(value)}
-        # The same sampling seed at every value, as `paramgen generate --seed` uses: eval then
-        # scores exactly the adapters that generate writes.
-        generated = generator.sample_rows(condition, n, seed=seed, **sampling)
-        distance = (
-            torch.cdist(generator.normalizer.normalize(generated), train_normalised)
-            .min(dim=1)
-            .values
+        asked = (
+            {} if condition is None else (condition_of or (lambda v: {condition: float(v)}))(value)
         )
-        at_value = np.flatnonzero(np.isclose(conditions, value))
-        nearest = float(train_values[np.abs(train_values - value).argmin()])
-        nearest_rows = np.flatnonzero(np.isclose(conditions, nearest) & train)
-        # (c): Gaussian noise of the size that puts a row at the generated adapters' distance.
-        sigma = float(distance.median()) / np.sqrt(group.schema.dim)
-        clean = generator.normalizer.normalize(rows.params[nearest_rows])
-        noisy = generator.normalizer.denormalize(
+        # The same sampling seed at every value, as `paramgen generate --seed` uses: eval then
+        # scores exactly the rows that generate writes.
+        generated = generator.sample_rows(asked, n, seed=seed, **sampling)
+        nearest_value = (
+            0.0 if condition is None else float(train_values[np.abs(train_values - value).argmin()])
+        )
+        at_value = np.flatnonzero(np.isclose(conditions, 0.0 if value is None else value))
+        nearest_rows = np.flatnonzero(np.isclose(conditions, nearest_value) & train)
+        nearest = nearest_distance(generated, train_rows, normalize)
+        candidates = {
+            "generated": generated,
+            **{
+                f"noise x{scale:g}": noise_added(train_rows, n, scale, rng)
+                for scale in NOISE_SCALES
+            },
+            "average of 16": average_of_random(train_rows, n, rng, k=16),
+            "Gaussian fit": gaussian_fitted(train_rows, n, rng),
+        }
+        # (c): Gaussian noise of the size that puts a row at the generated rows' distance.
+        sigma = float(nearest.distance.median()) / np.sqrt(group.schema.dim)
+        clean = normalize(rows.params[nearest_rows])
+        matched = generator.normalizer.denormalize(
             clean + sigma * torch.randn(clean.shape, generator=rng)
         )
-        low, high = _neighbours(value, train_values)
-        lam = 0.0 if high == low else (value - low) / (high - low)
-        last = {v: np.flatnonzero(np.isclose(conditions, v) & train)[-1] for v in (low, high)}
-        mixed, mixed_spec = interpolate(
-            [
-                group.schema.unflatten(rows.params[last[low]]),
-                group.schema.unflatten(rows.params[last[high]]),
-            ],
-            [1 - lam, lam],
-            spec,
-        )
+        reference = scorer.wrong(rows.params[nearest_rows], value)
+        scores = {name: scorer.scores(candidate, value) for name, candidate in candidates.items()}
         results.append(
             ConditionScores(
-                value=float(value),
+                value=None if value is None else float(value),
                 split=rows.split[at_value[0]] if at_value.size else "unseen",
-                generated=score(generated),
-                nearest_distance=distance.tolist(),
-                trained=[float(a) for a in rows.metrics["accuracy"][at_value]],
-                nearest_condition_value=nearest,
-                nearest_condition=[float(a) for a in rows.metrics["accuracy"][nearest_rows]]
-                if nearest == value
-                else score(rows.params[nearest_rows]),
-                noise_added=score(noisy),
-                interpolated=batched_accuracy(
-                    base, mixed_spec, stack_adapters([mixed]), styled_test
-                ).item(),
-                no_adapter=accuracy(base, styled_test),
+                generated=scores.pop("generated"),
+                nearest_distance=nearest.distance.tolist(),
+                trained=[float(a) for a in rows.metrics[scorer.task.metric][at_value]],
+                nearest_condition_value=None if condition is None else nearest_value,
+                nearest_condition=scorer.scores(rows.params[nearest_rows], value),
+                noise_added=scorer.scores(matched, value),
+                interpolated=NAN
+                if condition is None
+                else _interpolated(scorer, group, rows, conditions, train, train_values, value),
+                no_adapter=scorer.neutral_score(value),
+                baselines=scores,
+                distances={
+                    name: nearest_distance(candidate, train_rows, normalize).distance.tolist()
+                    for name, candidate in candidates.items()
+                },
+                max_iou={}
+                if reference is None
+                else {
+                    name: max_iou(scorer.wrong(candidate, value), reference).tolist()
+                    for name, candidate in candidates.items()
+                },
             )
         )
     return results
+
+
+def _interpolated(scorer, group, rows, conditions, train, train_values, value) -> float:
+    """(d): the family's interpolation of the last rows of the two neighbouring training values."""
+    low, high = _neighbours(value, train_values)
+    lam = 0.0 if high == low else (value - low) / (high - low)
+    last = {v: np.flatnonzero(np.isclose(conditions, v) & train)[-1] for v in (low, high)}
+    mixed, config = scorer.family.interpolate(
+        scorer.config,
+        [
+            group.schema.unflatten(rows.params[last[low]]),
+            group.schema.unflatten(rows.params[last[high]]),
+        ],
+        [1 - lam, lam],
+    )
+    return scorer.score_tensors(mixed, config, value)

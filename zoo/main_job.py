@@ -25,7 +25,7 @@ from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.inspect import latent_pca, save_pca
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.driver import RunReport
-from zoo.evaluation import ConditionScores, evaluate_lora_generator
+from zoo.evaluation import ConditionScores, evaluate_generator
 from zoo.report import write_report
 from zoo.store import Zoo
 from zoo.training_set import training_set
@@ -94,7 +94,7 @@ def run_main_job(
             scores = _timed(
                 timings,
                 "evaluation",
-                lambda: evaluate_lora_generator(
+                lambda: evaluate_generator(
                     generator,
                     zoo,
                     group_name,

@@ -110,6 +110,12 @@ class ClassificationTask(Task):
             parts.append(vmap(forward, in_dims=(0, None))(part, inputs).argmax(-1))
         return torch.cat(parts)
 
+    def batched_wrong_examples(
+        self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
+    ) -> torch.Tensor:
+        labels = self.examples(value, "test").labels
+        return self.batched_predictions(forward, stacked, value) != labels
+
     def batched_scores(
         self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
     ) -> torch.Tensor:

@@ -87,6 +87,12 @@ class Task(ABC):
         """[M] ``metric`` of the M stacked models at condition ``value``."""
         raise NotImplementedError(f"task {self.name!r} has no batched scores")
 
+    def batched_wrong_examples(
+        self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
+    ) -> torch.Tensor | None:
+        """[M, E] bool ``wrong_examples`` of the M stacked models (None: no such notion)."""
+        return None
+
     def wrong_examples(self, model: nn.Module, value: float | None) -> torch.Tensor | None:
         """[E] bool: which held-out examples the model gets wrong (for error-set IoU), or None
         where the metric has no notion of a wrong example."""

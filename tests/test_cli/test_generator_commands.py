@@ -36,7 +36,7 @@ def invoke(*args):
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gen")
     zoo = folder / "zoo.h5"
-    build_lora_zoo(zoo, LoraZooConfig(values=(-20.0, 0.0, 20.0), steps=40, keep_last=4))
+    build_lora_zoo(zoo, LoraZooConfig(values=(-30.0, 0.0, 20.0, 30.0), steps=40, keep_last=4))
     invoke(
         "train",
         zoo,
@@ -139,7 +139,7 @@ def test_inspect_pca_writes_png_and_csv(trained, tmp_path):
     zoo, generator = trained
     invoke("inspect", "pca", generator, zoo, "--out", tmp_path, "--per-value", "2")
     lines = (tmp_path / "latent_pca.csv").read_text().splitlines()
-    assert lines[0] == "kind,rotation,pc1,pc2" and len(lines) == 1 + 12 + 6
+    assert lines[0] == "kind,rotation,pc1,pc2" and len(lines) == 1 + 16 + 8
     assert (tmp_path / "latent_pca.png").stat().st_size > 1000
 
 
