@@ -19,10 +19,12 @@ from zoo.builders import (
     DpiZooConfig,
     LoraZooConfig,
     MacZooConfig,
+    SubsetZooConfig,
     build_dpi_zoo,
     build_lora_continuum,
     build_lora_zoo,
     build_mac_zoo,
+    build_subset_zoo,
 )
 from zoo.builders.driver import RunReport
 
@@ -39,6 +41,7 @@ _console = Console(emoji=False, highlight=False)
 _DEFAULT = LoraZooConfig()
 _DPI = DpiZooConfig()
 _MAC = MacZooConfig()
+_SUBSET = SubsetZooConfig()
 
 
 class Init(StrEnum):
@@ -297,3 +300,57 @@ def build_mac(
     )
     build_with_progress(build_mac_zoo, zoo, config, config.task, len(config.nfes))
     _console.print(f"zoo {zoo}: group mac/{backbone}/nfe complete")
+
+
+@build_app.command("subset")
+@user_errors
+def build_subset(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file (created if missing).")],
+    keys: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Name pattern of the tensors to keep (repeat for more). Default: fc2.* "
+            "(digits-cnn's last layer)."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help="Your own task, package.module:object (default: the built-in unconditional "
+            "digits classification on digits-cnn)."
+        ),
+    ] = None,
+    values: Annotated[
+        str | None, typer.Option(help="Condition values of a conditioned task (one run each).")
+    ] = None,
+    heldout: Annotated[
+        str | None, typer.Option(help="Held-out values (a comma list of VALUES).")
+    ] = None,
+    checkpoints: Annotated[
+        int, typer.Option(help="Checkpoints kept per run (p-diff: 200-300).")
+    ] = _SUBSET.checkpoints,
+    every: Annotated[int, typer.Option(help="Steps between kept checkpoints.")] = _SUBSET.every,
+    warmup: Annotated[
+        int, typer.Option(help="Training steps before the first kept checkpoint.")
+    ] = _SUBSET.warmup,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _SUBSET.lr,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = _SUBSET.batch_size,
+    seed: Annotated[int, typer.Option(help="Seed of the base weights and runs.")] = _SUBSET.seed,
+) -> None:
+    """Keep training a task's model with only KEYS free and store them every EVERY steps
+    (p-diff's checkpoint collection; resumable)."""
+    config = SubsetZooConfig(
+        patterns=tuple(keys or _SUBSET.patterns),
+        task=task or _SUBSET.task,
+        values=parse_values(values) if values else (),
+        heldout=parse_values(heldout) if heldout else (),
+        checkpoints=checkpoints,
+        every=every,
+        warmup=warmup,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    chosen = resolve_task(config.task)
+    build_with_progress(build_subset_zoo, zoo, config, chosen, max(1, len(config.values)))
+    _console.print(f"zoo {zoo}: subset group complete")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 from torch import nn
 
@@ -14,7 +14,13 @@ from paramgen.data.digits import DigitImages
 from paramgen.errors import ParamgenError
 from paramgen.tasks.classification import ClassificationTask, Labelled
 
-__all__ = ["StyledDigitsClassification", "check_style", "styled", "styled_split"]
+__all__ = [
+    "DigitsClassification",
+    "StyledDigitsClassification",
+    "check_style",
+    "styled",
+    "styled_split",
+]
 
 
 def styled(data: DigitImages, style: str, value: float) -> DigitImages:
@@ -62,4 +68,27 @@ class StyledDigitsClassification(ClassificationTask):
 
     def examples(self, value: float | None, split: Literal["train", "test"]) -> Labelled:
         data = styled_split(self.style, float(value), split)
+        return Labelled(data.images, data.labels)
+
+
+@dataclass(frozen=True)
+class DigitsClassification(ClassificationTask):
+    """Classify the built-in digits as they are: an unconditional task (p-diff's setting)."""
+
+    backbone: str = "digits-cnn"
+    name: ClassVar[str] = "digits"
+    condition: ClassVar[None] = None
+
+    def __post_init__(self) -> None:
+        backbone_entry(self.backbone)
+
+    @property
+    def backbone_name(self) -> str:
+        return self.backbone
+
+    def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
+        return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
+
+    def examples(self, value: float | None, split: Literal["train", "test"]) -> Labelled:
+        data = load_digits16(split)
         return Labelled(data.images, data.labels)
