@@ -37,31 +37,16 @@ from pathlib import Path
 import torch
 from spread import mean_sd
 
-from paramgen.families.dpi import DpiFamily
 from paramgen.generator import GeneratorConfig, ParamGenerator
 from paramgen.normalization import CENTRES
-from zoo.bases import base_model
 from zoo.builders import DpiZooConfig, build_dpi_zoo
+from zoo.row_scoring import RowScorer
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
 RESULTS = Path(__file__).with_name("results") / "dpi_zoo.json"
 BAR = 1.10  # generated / trained mean MSE, every value
 SPLITS = {"all": None, "train": "train", "heldout": "heldout"}
-
-
-def mean_mse(
-    rows: torch.Tensor, group, base: torch.nn.Module, config: DpiZooConfig, value
-) -> float:
-    """Mean task metric (``denoising_mse``) at ``value`` of the DPIs that flat ``rows`` describe
-    on ``base``."""
-    family = DpiFamily()
-    return statistics.mean(
-        config.task.score(
-            family.apply(base, config.family_config, group.schema.unflatten(row)), value
-        )
-        for row in rows
-    )
 
 
 def score_generator(
@@ -71,7 +56,7 @@ def score_generator(
     of the rows trained at the nearest other training value (the copy-a-neighbour baseline a
     generator must beat at a held-out value) and of the blind base."""
     group = zoo.group(f"dpi/{config.backbone}/{config.style}")
-    base = base_model(zoo, config.backbone, config.seed)
+    scorer = RowScorer.of_group(zoo, group)  # the group's family and recorded task
     others = [v for v in config.values if config.split_of(v) == "train"]
     out = {}
     for value in config.values:
@@ -80,11 +65,11 @@ def score_generator(
         generated = generator.sample_rows({config.style: value}, samples, seed=seed)
         out[value] = {
             "split": config.split_of(value),
-            "generated": mean_mse(generated, group, base, config, value),
+            "generated": statistics.mean(scorer.scores(generated, value)),
             "trained": statistics.mean(rows_at[value].metrics["mse"].tolist()),
             "neighbour_value": neighbour,
-            "neighbour": mean_mse(rows_at[neighbour].params, group, base, config, value),
-            "base": config.task.score(base, value),
+            "neighbour": statistics.mean(scorer.scores(rows_at[neighbour].params, value)),
+            "base": scorer.neutral_score(value),
         }
         out[value]["ratio"] = out[value]["generated"] / out[value]["trained"]
         print(f"  stroke {value:+.2f} ({out[value]['split']}): ratio {out[value]['ratio']:.3f}")

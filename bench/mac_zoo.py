@@ -36,14 +36,10 @@ from pathlib import Path
 import torch
 from spread import mean_sd
 
-from paramgen.data import load_digits16
 from paramgen.families.mac import MacFamily
-from paramgen.families.mac.training import euler_images
-from paramgen.frechet import FrechetScorer
 from paramgen.generator import ParamGenerator, config_for_family
-from paramgen.tasks.flow_sampling import CLASSIFIER, evaluation_noise
-from zoo.bases import base_model
 from zoo.builders import MacZooConfig, build_mac_zoo
+from zoo.row_scoring import RowScorer
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
@@ -51,29 +47,11 @@ RESULTS = Path(__file__).with_name("results") / "mac_zoo.json"
 BAR = 1.10  # generated / trained mean FD, every NFE
 
 
-def mean_fd(rows: torch.Tensor, group, velocity, scorer, nfe: int, noise) -> float:
-    """Mean FD at ``nfe`` of the coefficient nets that flat ``rows`` describe."""
-    return statistics.mean(
-        scorer(
-            MacFamily()
-            .apply(
-                velocity,
-                MacFamily().config_from_dict(group.family_config),
-                group.schema.unflatten(row),
-            )
-            .forward(noise, nfe)
-        )
-        for row in rows
-    )
-
-
 def score_generator(generator: ParamGenerator, zoo: Zoo, config: MacZooConfig, args) -> dict:
     """Per NFE: split, mean FD of generated nets, of the trained ones, of the nearest training
     NFE's nets used at this NFE, and of plain Euler."""
     group = zoo.group(f"mac/{config.backbone}/nfe")
-    velocity = base_model(zoo, config.backbone, config.seed)
-    scorer = FrechetScorer(base_model(zoo, CLASSIFIER, 0), load_digits16("test").images)
-    noise = evaluation_noise(config.samples)
+    scorer = RowScorer.of_group(zoo, group)  # the group's family and recorded task
     training = [n for n in config.nfes if config.split_of(n) == "train"]
     train_rows = group.read(group.indices(split="train"))
     out = {}
@@ -84,18 +62,13 @@ def score_generator(generator: ParamGenerator, zoo: Zoo, config: MacZooConfig, a
         to_train = torch.cdist(generated, train_rows.params)  # [samples, training rows]
         row = {
             "split": config.split_of(nfe),
-            "generated": mean_fd(generated, group, velocity, scorer, nfe, noise),
+            "generated": statistics.mean(scorer.scores(generated, nfe)),
             "trained": statistics.mean(group.read(group.indices(nfe=nfe)).metrics["fd"].tolist()),
             "neighbour_nfe": neighbour,
-            "neighbour": mean_fd(
-                group.read(group.indices(nfe=neighbour)).params,
-                group,
-                velocity,
-                scorer,
-                nfe,
-                noise,
+            "neighbour": statistics.mean(
+                scorer.scores(group.read(group.indices(nfe=neighbour)).params, nfe)
             ),
-            "euler": scorer(euler_images(velocity, noise, nfe)),
+            "euler": scorer.neutral_score(nfe),  # MAC's w = 0: plain Euler
             # memorisation check: L2 to the nearest training row (and its NFE), to the nearest
             # row trained at this NFE, and that row's own distance to the nearest other NFE's row
             "nearest_train_distance": to_train.min(dim=1).values.mean().item(),
