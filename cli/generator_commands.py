@@ -28,6 +28,7 @@ from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
 from paramgen.inspect import latent_pca, save_pca
 from zoo.evaluation import evaluate_generator
+from zoo.novelty_report import plot_novelty
 from zoo.peft_io import PeftAdapter, write_peft_adapter
 from zoo.report import summarize_scores
 from zoo.row_scoring import RowScorer
@@ -274,7 +275,10 @@ def evaluate(
             "was built for; needed for imported groups)."
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the scores as JSON here.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the scores as JSON here, and the novelty scatters beside it."),
+    ] = None,
 ) -> None:
     """Score generated weights per condition value through the group's family and task, next to
     the baselines (a)–(e), the memorisation baselines and the novelty figures."""
@@ -302,6 +306,8 @@ def evaluate(
         out.write_text(
             json.dumps({"summary": summary, "scores": [s.as_dict() for s in scores]}, indent=1)
         )
+        for path in plot_novelty(scores, out.parent, metric):
+            _console.print(f"wrote {path}")
 
 
 def score_table(scores: list, title: str, condition: str) -> Table:

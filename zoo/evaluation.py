@@ -27,7 +27,7 @@ import torch
 from paramgen.generator import ParamGenerator
 from paramgen.tasks import Task
 from zoo.baselines import NOISE_SCALES, average_of_random, gaussian_fitted, noise_added
-from zoo.novelty import max_iou, nearest_distance
+from zoo.novelty import error_set_iou, max_iou, nearest_distance
 from zoo.row_scoring import RowScorer
 from zoo.store import Zoo
 
@@ -50,6 +50,8 @@ class ConditionScores:
     noise_added: list[float]
     interpolated: float
     no_adapter: float
+    training_distance: list[float] = field(default_factory=list)
+    training_max_iou: list[float] = field(default_factory=list)
     baselines: dict[str, list[float]] = field(default_factory=dict)
     distances: dict[str, list[float]] = field(default_factory=dict)
     max_iou: dict[str, list[float]] = field(default_factory=dict)
@@ -121,6 +123,12 @@ def evaluate_generator(
             clean + sigma * torch.randn(clean.shape, generator=rng)
         )
         reference = scorer.wrong(rows.params[nearest_rows], value)
+        own = _training_novelty(
+            normalize(rows.params[nearest_rows]),
+            normalize(train_rows),
+            reference,
+            np.flatnonzero(train).searchsorted(nearest_rows),
+        )
         scores = {name: scorer.scores(candidate, value) for name, candidate in candidates.items()}
         results.append(
             ConditionScores(
@@ -136,6 +144,8 @@ def evaluate_generator(
                 if condition is None
                 else _interpolated(scorer, group, rows, conditions, train, train_values, value),
                 no_adapter=scorer.neutral_score(value),
+                training_distance=own[0],
+                training_max_iou=own[1],
                 baselines=scores,
                 distances={
                     name: nearest_distance(candidate, train_rows, normalize).distance.tolist()
@@ -150,6 +160,24 @@ def evaluate_generator(
             )
         )
     return results
+
+
+def _training_novelty(
+    rows: torch.Tensor, train: torch.Tensor, wrong: torch.Tensor | None, index: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """Training rows' own novelty: distance to the nearest *other* training row (normalised
+    space) and max error-set IoU with the other rows scored (``index``: the rows' places in
+    ``train``)."""
+    if len(rows) == 0:
+        return [], []
+    distances = torch.cdist(rows.double(), train.double())
+    distances[torch.arange(len(rows)), torch.as_tensor(index)] = float("inf")
+    nearest = distances.min(dim=1).values
+    if wrong is None or len(rows) < 2:
+        return nearest.tolist(), []
+    iou = error_set_iou(wrong, wrong)
+    iou.fill_diagonal_(-1.0)
+    return nearest.tolist(), iou.max(dim=1).values.tolist()
 
 
 def _interpolated(scorer, group, rows, conditions, train, train_values, value) -> float:

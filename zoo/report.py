@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from zoo.evaluation import ConditionScores  # noqa: E402
+from zoo.novelty_report import plot_novelty  # noqa: E402
 
 __all__ = ["summarize_scores", "write_report"]
 
@@ -70,6 +71,36 @@ def _plot(scores: Sequence[ConditionScores], path: Path, condition: str) -> None
     plt.close(figure)
 
 
+def _novelty_table(scores: Sequence[ConditionScores]) -> list[str]:
+    """Per source, pooled over values: median accuracy, nearest distance and max IoU."""
+    lines = [
+        "| source | median accuracy | median distance to nearest training row | median max IoU |",
+        "|---|---|---|---|",
+    ]
+    rows = {
+        "generated": [
+            _pool(scores, "generated"),
+            _pool(scores, "nearest_distance"),
+            [v for s in scores for v in s.max_iou.get("generated", [])],
+        ],
+        "training": [
+            _pool(scores, "nearest_condition"),
+            _pool(scores, "training_distance"),
+            _pool(scores, "training_max_iou"),
+        ],
+    }
+    for name in scores[0].baselines if scores else []:
+        rows[name] = [
+            [v for s in scores for v in s.baselines[name]],
+            [v for s in scores for v in s.distances.get(name, [])],
+            [v for s in scores for v in s.max_iou.get(name, [])],
+        ]
+    for name, columns in rows.items():
+        cells = [f"{statistics.median(c):.3f}" if c else "—" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_report(
     folder: Path, scores: Sequence[ConditionScores], condition: str, facts: dict, pca_png: str
 ) -> Path:
@@ -77,6 +108,7 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     summary = summarize_scores(scores)
     _plot(scores, folder / "accuracy_vs_condition.png", condition)
+    scatters = plot_novelty(scores, folder, "accuracy")
     (folder / "scores.json").write_text(
         json.dumps(
             {"summary": summary, "facts": facts, "scores": [s.as_dict() for s in scores]}, indent=1
@@ -109,6 +141,12 @@ def write_report(
         f"![accuracy]({'accuracy_vs_condition.png'})",
         "",
         f"![latent PCA]({pca_png})",
+        "",
+        "## Memorisation baselines and novelty (Zeng et al. 2025)",
+        "",
+        *_novelty_table(scores),
+        "",
+        *(f"![novelty]({path.name})" for path in scatters),
         "",
         f"## Per {condition}",
         "",
