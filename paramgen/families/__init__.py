@@ -4,7 +4,7 @@ Each family is a subpackage holding its config dataclass and its ``Family`` (att
 apply, generator defaults, export formats); ``get_family(name)`` finds one by name.
 """
 
-from paramgen.families.protocol import Family, Functional, Tensors, check_tensors
+from paramgen.families.protocol import Family, Functional, Tensors, check_tensors, load_tensors
 from paramgen.families.registry import family_names, get_family, register_family
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Functional",
     "Tensors",
     "check_tensors",
+    "load_tensors",
     "family_names",
     "get_family",
     "register_family",

@@ -19,7 +19,7 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["Family", "Functional", "Tensors", "check_tensors"]
+__all__ = ["Family", "Functional", "Tensors", "check_tensors", "load_tensors"]
 
 Tensors = dict[str, torch.Tensor]
 # f(tensors, inputs) → outputs: the base module run with one row's tensors, pure enough for vmap.
@@ -111,3 +111,13 @@ def check_tensors(
             )
         if not torch.isfinite(given[name]).all():
             raise ParamgenError(f"{what}: tensor {name!r} holds NaN or Inf; drop that checkpoint")
+
+
+def load_tensors(
+    live: Mapping[str, torch.Tensor], start: Mapping[str, torch.Tensor], what: str
+) -> None:
+    """Copy a row's ``start`` tensors into a model's ``live`` ones, checked as ``check_tensors``."""
+    check_tensors(start, live, what)
+    with torch.no_grad():
+        for name, tensor in live.items():
+            tensor.copy_(start[name])

@@ -20,7 +20,8 @@ from torch import nn
 from paramgen.backbones import build_backbone
 from paramgen.data.digits import DigitImages
 from paramgen.errors import ParamgenError
-from paramgen.tasks.digits import check_style, styled_split
+from paramgen.tasks.builtin import StyleConditioned
+from paramgen.tasks.digits import styled_split
 from paramgen.tasks.protocol import Task
 from paramgen.training import SIGMA_MAX, SIGMA_MIN, denoising_loss
 
@@ -83,7 +84,7 @@ def check_denoiser(base: nn.Module, name: str) -> None:
 
 
 @dataclass(frozen=True)
-class StyledDigitsDenoising(Task):
+class StyledDigitsDenoising(StyleConditioned, Task):
     """Denoise the built-in digits rendered at ``style=value``; the group's task is the style."""
 
     style: str = "stroke"
@@ -92,23 +93,8 @@ class StyledDigitsDenoising(Task):
     higher_is_better: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        check_style(self.style)
+        super().__post_init__()
         check_denoiser(build_backbone(self.backbone), self.backbone)  # cheap: no pretraining
-
-    @property
-    def name(self) -> str:
-        return self.style
-
-    @property
-    def condition(self) -> str:
-        return self.style
-
-    @property
-    def backbone_name(self) -> str:
-        return self.backbone
-
-    def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
-        return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
 
     def training_data(self, value: float | None) -> DigitImages:
         return styled_split(self.style, float(value), "train")

@@ -6,18 +6,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Literal
 
-from torch import nn
-
-from paramgen.backbones import backbone_entry, build_backbone
-from paramgen.data import STYLE_PARAMETERS, Style, apply_style, load_digits16
+from paramgen.data import Style, apply_style, load_digits16
 from paramgen.data.digits import DigitImages
-from paramgen.errors import ParamgenError
+from paramgen.tasks.builtin import BuiltInBackbone, StyleConditioned
 from paramgen.tasks.classification import ClassificationTask, Labelled
 
 __all__ = [
     "DigitsClassification",
     "StyledDigitsClassification",
-    "check_style",
     "styled",
     "styled_split",
 ]
@@ -34,37 +30,12 @@ def styled_split(style: str, value: float, split: str) -> DigitImages:
     return styled(load_digits16(split), style, value)
 
 
-def check_style(style: str) -> None:
-    """Refuse a name that is not a style parameter, listing the known ones."""
-    if style not in STYLE_PARAMETERS:
-        raise ParamgenError(f"unknown style {style!r}; choose one of {list(STYLE_PARAMETERS)}")
-
-
 @dataclass(frozen=True)
-class StyledDigitsClassification(ClassificationTask):
+class StyledDigitsClassification(StyleConditioned, ClassificationTask):
     """Classify the built-in digits rendered at ``style=value``; the group's task is the style."""
 
     style: str = "rotation"
     backbone: str = "digits-cnn"
-
-    def __post_init__(self) -> None:
-        check_style(self.style)
-        backbone_entry(self.backbone)  # raises on an unknown name, listing the known ones
-
-    @property
-    def name(self) -> str:
-        return self.style
-
-    @property
-    def condition(self) -> str:
-        return self.style
-
-    @property
-    def backbone_name(self) -> str:
-        return self.backbone
-
-    def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
-        return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
 
     def examples(self, value: float | None, split: Literal["train", "test"]) -> Labelled:
         data = styled_split(self.style, float(value), split)
@@ -72,22 +43,12 @@ class StyledDigitsClassification(ClassificationTask):
 
 
 @dataclass(frozen=True)
-class DigitsClassification(ClassificationTask):
+class DigitsClassification(BuiltInBackbone, ClassificationTask):
     """Classify the built-in digits as they are: an unconditional task (p-diff's setting)."""
 
     backbone: str = "digits-cnn"
     name: ClassVar[str] = "digits"
     condition: ClassVar[None] = None
-
-    def __post_init__(self) -> None:
-        backbone_entry(self.backbone)
-
-    @property
-    def backbone_name(self) -> str:
-        return self.backbone
-
-    def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
-        return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
 
     def examples(self, value: float | None, split: Literal["train", "test"]) -> Labelled:
         data = load_digits16(split)

@@ -16,12 +16,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from paramgen.backbones import backbone_entry, build_backbone
+from paramgen.backbones import build_backbone
 from paramgen.data import load_digits16
 from paramgen.data.digits import DigitImages
 from paramgen.errors import ParamgenError
 from paramgen.families.mac.training import mac_minibatch_loss, mmd_widths
 from paramgen.frechet import FrechetScorer
+from paramgen.tasks.builtin import BuiltInBackbone
 from paramgen.tasks.protocol import BaseLoader, Task
 
 __all__ = ["CLASSIFIER", "FLOW_BACKBONE", "NOISE_SEED", "DigitsFlowSampling", "evaluation_noise"]
@@ -53,7 +54,7 @@ def as_nfe(value: float | None) -> int:
 
 
 @dataclass(frozen=True)
-class DigitsFlowSampling(Task):
+class DigitsFlowSampling(BuiltInBackbone, Task):
     """Few-step sampling of digits with ``backbone`` (a linear-path velocity net, noise at t=0)."""
 
     backbone: str = FLOW_BACKBONE
@@ -64,16 +65,9 @@ class DigitsFlowSampling(Task):
     higher_is_better: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        backbone_entry(self.backbone)
+        super().__post_init__()
         if self.samples < 2:
             raise ParamgenError(f"samples must be >= 2 (a covariance), got {self.samples}")
-
-    @property
-    def backbone_name(self) -> str:
-        return self.backbone
-
-    def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
-        return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
 
     def bind(self, load_base: BaseLoader, seed: int) -> nn.Module:
         """The velocity model, and the FD's classifier (``digits-cnn`` from seed 0)."""

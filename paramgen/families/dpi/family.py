@@ -11,7 +11,7 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 from paramgen.families.dpi.wrapper import DPI
-from paramgen.families.protocol import Family, Tensors, check_tensors
+from paramgen.families.protocol import Family, Tensors, load_tensors
 
 __all__ = ["DpiConfig", "DpiFamily"]
 
@@ -50,11 +50,8 @@ class DpiFamily(Family):
             copy.deepcopy(base), config.s_min, config.s_max, config.table_size, config.log_scale
         )
         if start is not None:
-            params = dict(dpi.named_parameters())
-            check_tensors(start, params, f"a DPI row (table size {config.table_size})")
-            with torch.no_grad():
-                for name, param in params.items():
-                    param.copy_(start[name])
+            what = f"a DPI row (table size {config.table_size})"
+            load_tensors(dict(dpi.named_parameters()), start, what)
         return dpi
 
     def extract(self, model: nn.Module, config: DpiConfig) -> Tensors:

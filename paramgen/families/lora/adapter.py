@@ -17,6 +17,7 @@ from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
 
 from paramgen.errors import ParamgenError
+from paramgen.families.protocol import check_tensors
 
 __all__ = [
     "PEFT_KEY_PREFIX",
@@ -154,14 +155,7 @@ def lora_tensors(model: PeftModel) -> dict[str, torch.Tensor]:
 
 def load_lora_tensors(model: PeftModel, tensors: Mapping[str, torch.Tensor]) -> PeftModel:
     """Put stored adapter ``tensors`` into ``model`` (made by ``attach_lora``), checked by name."""
-    expected = set(lora_tensors(model))
-    given = set(tensors)
-    if given != expected:
-        raise ParamgenError(
-            "adapter tensors do not fit this backbone and spec: "
-            f"missing {sorted(expected - given)}, "
-            f"unexpected {sorted(given - expected)}"
-        )
+    check_tensors(tensors, lora_tensors(model), "adapter tensors for this backbone and spec")
     result = set_peft_model_state_dict(
         model, {PEFT_KEY_PREFIX + key: value for key, value in tensors.items()}
     )

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from paramgen.errors import ParamgenError
 from paramgen.families.mac.nets import MacConvNet
 from paramgen.families.mac.training import euler_images, mac_images
-from paramgen.families.protocol import Family, Tensors, check_tensors
+from paramgen.families.protocol import Family, Tensors, load_tensors
 
 __all__ = ["MacFamily", "MacNetConfig", "MacSampler"]
 
@@ -85,11 +85,7 @@ class MacFamily(Family):
         """A new net (drawn from the global RNG, or ``start``) on a frozen copy of ``base``."""
         net = MacConvNet(**asdict(config))
         if start is not None:
-            params = dict(net.named_parameters())
-            check_tensors(start, params, "a MAC row of this coefficient net")
-            with torch.no_grad():
-                for name, param in params.items():
-                    param.copy_(start[name])
+            load_tensors(dict(net.named_parameters()), start, "a MAC row of this coefficient net")
         return MacSampler(net, copy.deepcopy(base))
 
     def extract(self, model: nn.Module, config: MacNetConfig) -> Tensors:

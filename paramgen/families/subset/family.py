@@ -18,7 +18,7 @@ from torch import nn
 from torch.func import functional_call
 
 from paramgen.errors import ParamgenError
-from paramgen.families.protocol import Family, Functional, Tensors, check_tensors
+from paramgen.families.protocol import Family, Functional, Tensors, load_tensors
 
 __all__ = ["SubsetConfig", "SubsetFamily"]
 
@@ -71,10 +71,7 @@ class SubsetFamily(Family):
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name in chosen)
         if start is not None:
-            check_tensors(start, chosen, f"a subset row of {type(base).__name__}")
-            with torch.no_grad():
-                for name, tensor in chosen.items():
-                    tensor.copy_(start[name])
+            load_tensors(chosen, start, f"a subset row of {type(base).__name__}")
         return model
 
     def extract(self, model: nn.Module, config: SubsetConfig) -> Tensors:
