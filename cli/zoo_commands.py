@@ -191,7 +191,7 @@ def import_peft(
     rows = _import_rows(
         adapters, manifest, condition, metric, split=split, run=run, step=step, seed=seed
     )
-    read = _read_adapters(rows.folders)
+    read = _read_adapters(rows.paths)
     with _open_for_writing(path, create) as zoo:
         group, added = append_peft_adapters(
             zoo,
@@ -207,7 +207,7 @@ def import_peft(
         )
         total = len(group)
     what = (
-        f"{escape(str(rows.folders[0]))} as row {added.start}"
+        f"{escape(str(rows.paths[0]))} as row {added.start}"
         if len(added) == 1
         else f"{len(added)} adapters as rows {added.start}–{added.stop - 1}"
     )
