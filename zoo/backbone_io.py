@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from paramgen.errors import ParamgenError
+from zoo.safetensors_file import read_safetensors
 from zoo.store import Zoo
 
 __all__ = ["StoredBackbone", "read_state_dict", "store_backbone_weights"]
@@ -50,19 +49,7 @@ class StoredBackbone:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of a plain safetensors file, refusing what the zoo must not hold."""
     path = Path(path)
-    if path.is_dir():
-        raise ParamgenError(
-            f"{path} is a directory; give the .safetensors file inside it (e.g. model.safetensors)"
-        )
-    if not path.is_file():
-        raise ParamgenError(f"weights file {path} does not exist")
-    try:
-        tensors = load_file(path)
-    except (SafetensorError, OSError) as error:
-        raise ParamgenError(
-            f"{path} is not a readable safetensors file ({error}); only safetensors is "
-            "accepted — save with safetensors.torch.save_file(model.state_dict(), path)"
-        ) from None
+    tensors = read_safetensors(path).tensors
     if not tensors:
         raise ParamgenError(f"{path} holds no tensors; save the model's state_dict into it")
     for name, tensor in tensors.items():

@@ -1,12 +1,13 @@
-"""What to import, folder by folder: the same values for every folder, or a CSV manifest.
+"""What to import, path by path: the same values for every path, or a CSV manifest.
 
-A manifest is a CSV file with a header and one row per adapter folder::
+A manifest is a CSV file with a header and one row per adapter folder (or checkpoint file)::
 
     folder,split,seed,condition.angle,condition.rgb,metric.accuracy
     runs/a00,train,0,-30,0.1;0.2;0.3,0.91
     /data/a01,heldout,1,30,0.4;0.5;0.6,
 
 - ``folder`` (required): the adapter folder, relative to the manifest's own folder or absolute.
+  An importer of files names its path column ``file`` instead (``read_import_manifest(column=)``).
 - ``split``, ``run``, ``step``, ``seed`` (optional): a cell left empty, or a column left out,
   takes the value given on the command line (default train, 0, 0, 0).
 - ``condition.NAME``: one number, or a vector as numbers separated by ``;`` (a quoted ``"0.1,0.2"``
@@ -36,9 +37,10 @@ _PREFIXES = ("condition.", "metric.")
 
 @dataclass(frozen=True)
 class ImportRows:
-    """Folders and, for each, its conditions, metrics and provenance (lists of equal length)."""
+    """Paths (folders or files) and, for each, its conditions, metrics and provenance (lists of
+    equal length)."""
 
-    folders: list[Path]
+    paths: list[Path]
     conditions: list[dict[str, float | list[float]]]
     metrics: list[dict[str, float]]
     split: list[str]
@@ -55,7 +57,7 @@ class ImportRows:
     @classmethod
     def same_for_all(
         cls,
-        folders: Sequence[Path],
+        paths: Sequence[Path],
         conditions: Mapping[str, float | list[float]],
         metrics: Mapping[str, float],
         *,
@@ -64,10 +66,10 @@ class ImportRows:
         step: int = 0,
         seed: int = 0,
     ) -> ImportRows:
-        """Every folder with the same values (``import-peft DIR DIR … --condition …``)."""
-        n = len(folders)
+        """Every path with the same values (``import-peft DIR DIR … --condition …``)."""
+        n = len(paths)
         return cls(
-            list(folders),
+            list(paths),
             [dict(conditions)] * n,
             [dict(metrics)] * n,
             [split] * n,
@@ -77,7 +79,7 @@ class ImportRows:
         )
 
 
-def _lines(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _lines(path: Path, column: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the non-blank rows with their line numbers."""
     if path.is_dir() or not path.is_file():
         raise ParamgenError(f"manifest {path} does not exist or is not a file")
@@ -93,24 +95,24 @@ def _lines(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     except csv.Error as error:
         raise ParamgenError(f"manifest {path} line {reader.line_num}: bad CSV ({error})") from None
     if not rows:
-        raise ParamgenError(f"manifest {path} is empty; it needs a header and one row per folder")
+        raise ParamgenError(f"manifest {path} is empty; it needs a header and one row per {column}")
     return [cell.strip() for cell in rows[0][1]], rows[1:]
 
 
-def _check_header(path: Path, header: list[str]) -> None:
+def _check_header(path: Path, header: list[str], column: str) -> None:
     duplicates = sorted({name for name in header if header.count(name) > 1})
     unknown = [
         name
         for name in header
-        if name not in ("folder", *_PROVENANCE)
+        if name not in (column, *_PROVENANCE)
         and not (name.startswith(_PREFIXES) and name.partition(".")[2])
     ]
-    if "folder" not in header or duplicates or unknown:
+    if column not in header or duplicates or unknown:
         raise ParamgenError(
             f"manifest {path} has columns {header}"
             + (f"; duplicated {duplicates}" if duplicates else "")
             + (f"; unknown {unknown}" if unknown else "")
-            + "; the columns are folder (required), split, run, step, seed, condition.NAME "
+            + f"; the columns are {column} (required), split, run, step, seed, condition.NAME "
             "and metric.NAME"
         )
 
@@ -148,25 +150,32 @@ def _values(record: dict[str, str], prefix: str, where: str, *, required: bool) 
 
 
 def read_import_manifest(
-    path: str | Path, *, split: str = "train", run: int = 0, step: int = 0, seed: int = 0
+    path: str | Path,
+    *,
+    column: str = "folder",
+    split: str = "train",
+    run: int = 0,
+    step: int = 0,
+    seed: int = 0,
 ) -> ImportRows:
-    """Read a manifest (format in this module's docstring); ``split``… fill its empty cells."""
+    """Read a manifest (format in this module's docstring) whose paths are in ``column``;
+    ``split``… fill its empty cells."""
     path = Path(path)
-    header, lines = _lines(path)
-    _check_header(path, header)
+    header, lines = _lines(path, column)
+    _check_header(path, header, column)
     if not lines:
-        raise ParamgenError(f"manifest {path} has a header but no rows; add one row per folder")
+        raise ParamgenError(f"manifest {path} has a header but no rows; add one row per {column}")
     defaults = {"split": split, "run": run, "step": step, "seed": seed}
-    columns: dict[str, list] = {name: [] for name in ("folders", "conditions", "metrics")}
+    columns: dict[str, list] = {name: [] for name in ("paths", "conditions", "metrics")}
     columns |= {name: [] for name in _PROVENANCE}
     for number, cells in lines:
         where = f"manifest {path} line {number}"
         if len(cells) != len(header):
             raise ParamgenError(f"{where} has {len(cells)} fields, the header {len(header)}")
         record = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
-        if not record["folder"]:
-            raise ParamgenError(f"{where}: the folder cell is empty")
-        columns["folders"].append(path.parent / Path(record["folder"]).expanduser())
+        if not record[column]:
+            raise ParamgenError(f"{where}: the {column} cell is empty")
+        columns["paths"].append(path.parent / Path(record[column]).expanduser())
         columns["conditions"].append(_values(record, "condition.", where, required=True))
         columns["metrics"].append(_values(record, "metric.", where, required=False))
         label = record.get("split") or defaults["split"]

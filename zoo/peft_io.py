@@ -24,6 +24,7 @@ from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
 from paramgen.families.lora import LoraFamily, LoraSpec, lora_identity
 from paramgen.schema import ParamSchema
 from zoo.group import ArrayLike, ZooGroup, split_codes
+from zoo.row_checks import checked_row
 from zoo.row_values import RowValues, value_columns
 from zoo.store import Zoo, group_name
 
@@ -129,18 +130,7 @@ def _checked_row(
             + ", ".join(f"{key} ({ours[key]!r} vs {identity.get(key)!r})" for key in differing)
             + "; import it under another task name"
         )
-    schema.check_keys(list(adapter.tensors), what)
-    try:
-        row = schema.flatten(adapter.tensors)
-    except ParamgenError as error:
-        raise ParamgenError(f"{what}: {error}") from None
-    broken = sorted(name for name, tensor in adapter.tensors.items() if not tensor.isfinite().all())
-    if broken:
-        raise ParamgenError(
-            f"{what} has NaN or Inf in {broken[:5]}; a diverged adapter should not enter the zoo "
-            "— leave that folder out"
-        )
-    return row
+    return checked_row(adapter.tensors, schema, what)
 
 
 def read_peft_adapters(

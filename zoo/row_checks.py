@@ -1,4 +1,4 @@
-"""Input checks shared by the baseline makers and the novelty figures.
+"""Input checks shared by the importers, the baseline makers and the novelty figures.
 
 Each raises ``ParamgenError`` naming the argument, what was expected and what came, so a caller
 who passes the wrong tensor learns which one and how to fix it.
@@ -6,11 +6,33 @@ who passes the wrong tensor learns which one and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from paramgen.errors import ParamgenError
+from paramgen.schema import ParamSchema
 
-__all__ = ["check_count", "check_rows", "check_same_width"]
+__all__ = ["check_count", "check_rows", "check_same_width", "checked_row"]
+
+
+def checked_row(
+    tensors: Mapping[str, torch.Tensor], schema: ParamSchema, what: str
+) -> torch.Tensor:
+    """``tensors`` as a flat [D] row of ``schema`` once their names and shapes match it and every
+    value is finite; ``what`` (an adapter folder, a checkpoint file) starts each message."""
+    schema.check_keys(list(tensors), what)
+    try:
+        row = schema.flatten(tensors)
+    except ParamgenError as error:
+        raise ParamgenError(f"{what}: {error}") from None
+    broken = sorted(name for name, tensor in tensors.items() if not tensor.isfinite().all())
+    if broken:
+        raise ParamgenError(
+            f"{what} has NaN or Inf in {broken[:5]}; a diverged run should not enter the zoo "
+            "— leave it out"
+        )
+    return row
 
 
 def check_rows(rows: torch.Tensor, name: str, min_rows: int = 1) -> None:

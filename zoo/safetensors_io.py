@@ -1,5 +1,7 @@
 """One zoo row <-> one plain safetensors file that carries its own description.
 
+Many such files go back into a group in one all-or-nothing append, each with its own values.
+
 safetensors metadata is str -> str only, so everything paramgen knows about the row (group, schema,
 conditions, metrics, provenance) goes JSON-encoded under the single key ``paramgen``.
 """
@@ -8,16 +10,27 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from safetensors import SafetensorError, safe_open
+import torch
 from safetensors.torch import save_file
 
 from paramgen import __version__
 from paramgen.errors import ParamgenError
 from zoo.group import ZooGroup
+from zoo.row_checks import checked_row
+from zoo.row_values import value_columns
+from zoo.safetensors_file import SafetensorsFile, read_safetensors
 
-__all__ = ["export_row_safetensors", "import_row_safetensors"]
+__all__ = [
+    "METADATA_KEY",
+    "export_row_safetensors",
+    "exported_description",
+    "import_row_safetensors",
+    "import_rows_safetensors",
+    "is_exported",
+]
 
 METADATA_KEY = "paramgen"
 
@@ -52,32 +65,80 @@ def export_row_safetensors(group: ZooGroup, row: int, path: str | Path) -> Path:
     return path
 
 
-def import_row_safetensors(group: ZooGroup, path: str | Path) -> int:
-    """Append a file written by :func:`export_row_safetensors` to ``group``; returns its row."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamgenError(f"safetensors file {path} does not exist")
+def exported_description(file: SafetensorsFile) -> dict | None:
+    """What :func:`export_row_safetensors` wrote into ``file``'s metadata; None for other files."""
+    text = file.metadata.get(METADATA_KEY)
+    if text is None:
+        return None
     try:
-        with safe_open(path, framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError) as error:
-        raise ParamgenError(f"{path} is not a readable safetensors file ({error})") from error
-    if METADATA_KEY not in metadata:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
         raise ParamgenError(
-            f"{path} has no paramgen metadata; it was not exported from a zoo — for PEFT adapters "
-            "use import-peft"
+            f"{file.path}: its paramgen metadata is not valid JSON ({error}); export the row again"
+        ) from None
+
+
+def is_exported(path: str | Path) -> bool:
+    """Whether ``path`` was written by :func:`export_row_safetensors` (reads the header only)."""
+    return exported_description(read_safetensors(path, select=lambda name: False)) is not None
+
+
+def _read_exported(group: ZooGroup, path: Path) -> tuple[torch.Tensor, dict]:
+    """The file's row of ``group`` (names, shapes, finite checked) and its description."""
+    file = read_safetensors(path)
+    description = exported_description(file)
+    if description is None:
+        raise ParamgenError(
+            f"{path} has no paramgen metadata; it was not exported from a zoo — import plain "
+            "state dicts into a subset group (import-safetensors with --keys), PEFT adapters "
+            "with import-peft"
         )
-    description = json.loads(metadata[METADATA_KEY])
-    group.schema.check_keys(list(tensors), f"weights in {path}")
-    metrics = {k: math.nan if v is None else v for k, v in description["metrics"].items()}
-    rows = group.append(
-        group.schema.flatten(tensors),
-        conditions=description["conditions"],
-        metrics={k: v for k, v in metrics.items() if k in group.metric_names},
-        run=description["run"],
-        step=description["step"],
-        seed=description["seed"],
-        split=description["split"],
+    return checked_row(file.tensors, group.schema, str(path)), description
+
+
+def import_rows_safetensors(
+    group: ZooGroup,
+    paths: Sequence[str | Path],
+    progress: Callable[[int, int], None] | None = None,
+) -> range:
+    """Append files written by :func:`export_row_safetensors` to ``group``, one row each.
+
+    Each row keeps the conditions, metrics (those the group records) and provenance in its file.
+    All or nothing: every file is read and checked before one append; ``progress(done, total)``
+    is called after each file. Returns the new rows' indices.
+    """
+    paths = [Path(path) for path in paths]
+    if not paths:
+        raise ParamgenError("no safetensors files given; name at least one")
+    rows, descriptions = [], []
+    for done, path in enumerate(paths, start=1):
+        row, description = _read_exported(group, path)
+        rows.append(row)
+        descriptions.append(description)
+        if progress is not None:
+            progress(done, len(paths))
+    labels = [str(path) for path in paths]
+    # A metric this group does not record is dropped; an unmeasured one (null) is NaN.
+    metrics = [
+        {
+            k: math.nan if v is None else v
+            for k, v in d["metrics"].items()
+            if k in group.metric_names
+        }
+        for d in descriptions
+    ]
+    conditions = [d["conditions"] for d in descriptions]
+    return group.append(
+        torch.stack(rows),
+        conditions=value_columns(conditions, labels, "condition", required=True),
+        metrics=value_columns(metrics, labels, "metric", required=False),
+        run=[d["run"] for d in descriptions],
+        step=[d["step"] for d in descriptions],
+        seed=[d["seed"] for d in descriptions],
+        split=[d["split"] for d in descriptions],
     )
-    return rows.start
+
+
+def import_row_safetensors(group: ZooGroup, path: str | Path) -> int:
+    """Append one file written by :func:`export_row_safetensors` to ``group``; returns its row."""
+    return import_rows_safetensors(group, [path]).start

@@ -37,7 +37,7 @@ from zoo.group import SPLITS, ZooGroup
 from zoo.h5file import FORMAT, FORMAT_VERSION, LIBVER, open_for_reading, open_for_writing
 from zoo.writer_lock import WriterLock
 
-__all__ = ["Zoo", "group_name"]
+__all__ = ["Zoo", "group_name", "group_parts"]
 
 _CHUNK_BYTES = 256 * 1024
 
@@ -53,6 +53,19 @@ def group_name(family: str, backbone: str, task: str) -> str:
     for label, part in (("family", family), ("backbone", backbone), ("task", task)):
         _check_name(label, part)
     return f"{family}/{backbone}/{task}"
+
+
+def group_parts(name: str) -> tuple[str, str, str]:
+    """``family/backbone/task`` → its three parts, checked (the inverse of :func:`group_name`)."""
+    parts = name.split("/")
+    if len(parts) != 3:
+        raise ParamgenError(
+            f"group name {name!r} must have three parts family/backbone/task, "
+            "e.g. subset/my-net/ckpts"
+        )
+    family, backbone, task = parts
+    group_name(family, backbone, task)
+    return family, backbone, task
 
 
 class Zoo:

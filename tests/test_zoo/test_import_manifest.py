@@ -22,7 +22,7 @@ def test_manifest_rows_resolve_folders_and_fill_empty_cells(tmp_path):
         encoding="utf-8",
     )
     rows = read_import_manifest(path, split="heldout", run=9, step=4)
-    assert rows.folders == [path.parent / "a", tmp_path / "b"]
+    assert rows.paths == [path.parent / "a", tmp_path / "b"]
     assert rows.conditions == [{"rgb": [0.5, 0.25]}, {"rgb": [1.0, 2.0]}]
     assert rows.metrics == [{"loss": 1.5}, {}]
     assert rows.run == [2, 9] and rows.step == [4, 4] and rows.seed == [0, 0]

@@ -7,7 +7,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from paramgen.errors import ParamgenError
-from zoo.safetensors_io import export_row_safetensors, import_row_safetensors
+from zoo.safetensors_io import (
+    export_row_safetensors,
+    import_row_safetensors,
+    import_rows_safetensors,
+)
 from zoo.store import Zoo
 
 
@@ -55,3 +59,17 @@ def test_garbage_file_is_refused(zoo_path, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 16)
     with Zoo.open(zoo_path, "a") as zoo, pytest.raises(ParamgenError, match="not a readable"):
         import_row_safetensors(zoo.group("lora/toy/rot"), tmp_path / "bad.safetensors")
+
+
+def test_many_exported_files_append_together_or_not_at_all(zoo_path, schema, state_dict, tmp_path):
+    with Zoo.open(zoo_path, "a") as zoo:
+        group = zoo.group("lora/toy/rot")
+        group.append(schema.flatten(state_dict), conditions={"angle": 5.0}, step=4)
+        paths = [export_row_safetensors(group, 0, tmp_path / f"r{k}.safetensors") for k in range(2)]
+        (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 16)
+        with pytest.raises(ParamgenError, match="bad.safetensors is not a readable"):
+            import_rows_safetensors(group, [paths[0], tmp_path / "bad.safetensors", paths[1]])
+        assert len(group) == 1
+        assert import_rows_safetensors(group, paths) == range(1, 3)
+        rows = group.read()
+    assert rows.conditions["angle"].tolist() == [5.0] * 3 and rows.step.tolist() == [4] * 3

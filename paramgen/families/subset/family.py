@@ -3,7 +3,9 @@
 p-diff generates the last normalisation layers of a trained network (ResNet-18's
 ``layer4.1.bn1/bn2``), or a whole small net. A subset row holds exactly the selected tensors as
 trained — parameters and buffers such as BatchNorm running statistics — and ``apply`` puts them
-back into a copy of the base with a strict check of names and shapes.
+back into a copy of the base with a strict check of names and shapes. Integer buffers (BatchNorm's
+``num_batches_tracked`` step counter) are bookkeeping, not weights: a pattern matching one leaves
+it out, and it keeps the base's value.
 """
 
 from __future__ import annotations
@@ -39,16 +41,29 @@ class SubsetConfig:
             )
 
     def selects(self, name: str) -> bool:
+        """Whether a state-dict name matches one of the patterns."""
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
+
+    def pick(self, state: Mapping[str, torch.Tensor]) -> Tensors:
+        """The floating-point tensors of ``state`` whose names match, in ``state``'s order.
+
+        ``state`` is a module's state dict or a checkpoint file's tensors; integer buffers are
+        left out (module docstring). May be empty: callers say what it was picked from.
+        """
+        return {
+            name: tensor
+            for name, tensor in state.items()
+            if self.selects(name) and tensor.is_floating_point()
+        }
 
     def selected(self, module: nn.Module) -> Tensors:
         """The module's selected state (parameters and buffers), live tensors in state order."""
         state = module.state_dict(keep_vars=True)
-        chosen = {name: tensor for name, tensor in state.items() if self.selects(name)}
+        chosen = self.pick(state)
         if not chosen:
             raise ParamgenError(
-                f"subset patterns {list(self.patterns)} match no parameter or buffer of "
-                f"{type(module).__name__}; it has {list(state)[:12]}"
+                f"subset patterns {list(self.patterns)} match no floating-point parameter or "
+                f"buffer of {type(module).__name__}; it has {list(state)[:12]}"
             )
         return chosen
 
