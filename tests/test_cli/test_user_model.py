@@ -243,3 +243,21 @@ def test_eval_keeps_stored_accuracies_and_scores_only_the_missing(imported, tmp_
     assert min(fresh) > 0.6  # far from the made-up 0.5
     expected = [0.5 if int(i) % 2 == 0 else f for i, f in zip(at, fresh, strict=True)]
     assert scores.trained == pytest.approx(expected, abs=1e-9)
+
+
+def test_eval_before_store_backbone_says_what_to_store(imported, tmp_path):
+    """Imported adapters are scored on the base they were trained on, which only the user has:
+    eval refuses to stand in a freshly pretrained one and names the command that stores it."""
+    zoo, generator, folder = imported
+    bare = tmp_path / "bare.h5"
+    invoke(
+        "zoo", "import-peft", bare, "--backbone", "quadrant-mlp", "--task", "quadrants",
+        "--manifest", folder / "adapters" / "manifest.csv", "--create",
+    )  # fmt: skip
+    result = runner.invoke(app, ["eval", str(generator), str(bare), "--task", TASK_STRING])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: zoo {bare} holds no base weights for backbone 'quadrant-mlp'")
+    assert line.endswith(f"paramgen zoo store-backbone {bare} quadrant-mlp WEIGHTS.safetensors")
+    with Zoo.open(bare) as store:
+        assert store.backbones() == []
