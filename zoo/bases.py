@@ -14,10 +14,14 @@ from zoo.store import Zoo
 __all__ = ["base_model", "zoo_base_loader"]
 
 
-def zoo_base_loader(zoo: Zoo, task_spec: dict | None = None) -> BaseLoader:
+def zoo_base_loader(
+    zoo: Zoo, task_spec: dict | None = None, build_missing: bool = True
+) -> BaseLoader:
     """``load(name, seed, build)``: the base stored under ``name`` in ``zoo`` (loaded into
     ``build(False)``), else ``build(True)`` — pretrained — stored and returned (zoo opened for
-    writing). ``task_spec`` is recorded with a newly stored base."""
+    writing). ``task_spec`` is recorded with a newly stored base. ``build_missing=False`` refuses
+    a missing base instead: rows trained elsewhere (imported adapters) must be scored on the
+    base they were trained on, which only the user can store."""
 
     def load(name: str, seed: int, build: Callable[[bool], nn.Module]) -> nn.Module:
         if name in zoo.backbones():
@@ -31,6 +35,12 @@ def zoo_base_loader(zoo: Zoo, task_spec: dict | None = None) -> BaseLoader:
                     f"task's backbone ({detail}); use another backbone name or zoo"
                 ) from None
             return model.eval()
+        if not build_missing:
+            raise ParamgenError(
+                f"zoo {zoo.path} holds no base weights for backbone {name!r}, which the task "
+                f"needs (it holds {zoo.backbones() or 'none'}); store the weights the rows were "
+                f"trained on: paramgen zoo store-backbone {zoo.path} {name} WEIGHTS.safetensors"
+            )
         model = build(True).eval()
         spec = {"name": name, "seed": seed} | ({"task": task_spec} if task_spec else {})
         zoo.store_backbone(name, model.state_dict(), spec)

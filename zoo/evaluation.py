@@ -1,7 +1,8 @@
 """Score generated weights of any family and task against the baselines a sceptic asks for.
 
 For each condition value (one, ``None``, for an unconditional group), next to n generated rows:
-(a) the rows trained at that value (ground truth — train or held-out split),
+(a) the rows trained at that value (ground truth — train or held-out split; their stored metric,
+    scored here where a row has none, as imported adapters may not),
 (b) the rows of the nearest *training* value,
 (c) training rows plus noise scaled so their distance to the zoo matches the generated rows'
     (in the generator's normalised space),
@@ -18,6 +19,7 @@ any training row of the nearest training value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -136,7 +138,7 @@ def evaluate_generator(
                 split=rows.split[at_value[0]] if at_value.size else "unseen",
                 generated=scores.pop("generated"),
                 nearest_distance=nearest.distance.tolist(),
-                trained=[float(a) for a in rows.metrics[scorer.task.metric][at_value]],
+                trained=_trained(scorer, rows, at_value, value),
                 nearest_condition_value=None if condition is None else nearest_value,
                 nearest_condition=scorer.scores(rows.params[nearest_rows], value),
                 noise_added=scorer.scores(matched, value),
@@ -178,6 +180,17 @@ def _training_novelty(
     iou = error_set_iou(wrong, wrong)
     iou.fill_diagonal_(-1.0)
     return nearest.tolist(), iou.max(dim=1).values.tolist()
+
+
+def _trained(scorer: RowScorer, rows, at_value: np.ndarray, value: float | None) -> list[float]:
+    """(a): the metric stored with the rows at ``value``; rows stored without it (adapters
+    imported with no metric, or an empty manifest cell: NaN) are scored through the task."""
+    stored = rows.metrics.get(scorer.task.metric)
+    scores = [NAN] * len(at_value) if stored is None else [float(a) for a in stored[at_value]]
+    missing = [i for i, score in enumerate(scores) if not math.isfinite(score)]
+    for i, score in zip(missing, scorer.scores(rows.params[at_value[missing]], value), strict=True):
+        scores[i] = score
+    return scores
 
 
 def _interpolated(scorer, group, rows, conditions, train, train_values, value) -> float:

@@ -31,11 +31,12 @@ class RowScorer:
 
     @classmethod
     def of_group(cls, zoo: Zoo, group: ZooGroup, task: Task | str | None = None) -> RowScorer:
-        """The group's family and config, its recorded task (or ``task``), its stored base."""
+        """The group's family and config, its recorded task (or ``task``), its stored base (a
+        missing base is an error: never a freshly pretrained stand-in)."""
         family = get_family(group.family)
         chosen = resolve_task(task if task is not None else group.backbone_spec.get("task", {}))
         seed = int(group.backbone_spec.get("builder", {}).get("seed", 0))
-        base = chosen.bind(zoo_base_loader(zoo), seed)
+        base = chosen.bind(zoo_base_loader(zoo, build_missing=False), seed)
         return cls(family, family.config_from_dict(group.family_config), chosen, base, group.schema)
 
     @property

@@ -17,11 +17,13 @@ from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.schema import ParamSchema, ParamSpec
 from paramgen.tasks.digits import styled
 from paramgen.training import accuracy
+from tests.eval_checks import check_eval_json
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.peft_io import read_peft_adapter
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 runner = CliRunner()
 GROUP = "lora/digits-cnn/rotation"
 
@@ -84,7 +86,9 @@ def test_generated_peft_adapters_load_and_score_as_in_eval(trained, tmp_path):
         "--out",
         tmp_path / "scores.json",
     )
-    scored = json.loads((tmp_path / "scores.json").read_text())["scores"][0]["generated"]
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    check_eval_json(scores, [20.0], 3, (0.0, 1.0), wrong_examples=True)
+    scored = scores["scores"][0]["generated"]
     # eval scored exactly the adapters generate wrote (same seed), and the seed matters.
     sampler = ParamGenerator.from_pretrained(generator)
     exported = sampler.schema.flatten(read_peft_adapter(tmp_path / "peft" / "sample_000").tensors)

@@ -1,0 +1,53 @@
+"""What every ``paramgen eval --out`` JSON must hold, whatever the family and task: shared by the
+CLI tests of each family (``from tests.eval_checks import check_eval_json``)."""
+
+from __future__ import annotations
+
+import math
+
+BASELINES = {"noise x0.1", "noise x1", "average of 16", "Gaussian fit"}
+
+
+def check_eval_json(
+    scores: dict,
+    values: list[float | None],
+    n: int,
+    metric_range: tuple[float, float],
+    wrong_examples: bool,
+) -> None:
+    """One entry per value, ``n`` generated rows each, the metric of generated rows and of every
+    baseline finite and within ``metric_range``, nearest-row distances finite and >= 0, and the
+    max error-set IoU in [0, 1] where the task has ``wrong_examples`` (classification), else none.
+    """
+    low, high = metric_range
+
+    def in_range(metrics: list[float]) -> bool:
+        return all(math.isfinite(m) and low <= m <= high for m in metrics)
+
+    assert [s["value"] for s in scores["scores"]] == values
+    for s in scores["scores"]:
+        assert len(s["generated"]) == n and in_range(s["generated"]), s["generated"]
+        assert s["trained"] and in_range(s["trained"]), s["trained"]
+        for field in ("nearest_condition", "noise_added"):
+            assert s[field] and in_range(s[field]), (field, s[field])
+        assert s["baselines"].keys() == BASELINES
+        for name, metrics in s["baselines"].items():
+            assert len(metrics) == n and in_range(metrics), (name, metrics)
+        assert s["distances"].keys() == {"generated", *BASELINES}
+        for name, distances in s["distances"].items():
+            assert len(distances) == n, name
+            assert all(math.isfinite(d) and d >= 0 for d in distances), (name, distances)
+        assert len(s["nearest_distance"]) == n
+        if wrong_examples:
+            assert s["max_iou"].keys() == {"generated", *BASELINES}
+            for name, ious in s["max_iou"].items():
+                assert len(ious) == n and all(0 <= iou <= 1 for iou in ious), (name, ious)
+        else:
+            assert s["max_iou"] == {}
+        # (d) interpolation needs a condition; (e) the bare base, where the family has one.
+        assert (s["value"] is None) == math.isnan(s["interpolated"])
+        if s["value"] is not None:
+            assert in_range([s["interpolated"]])
+        assert math.isnan(s["no_adapter"]) or in_range([s["no_adapter"]])
+    for row in scores["summary"].values():
+        assert in_range([row["generated"], row["trained"]])
