@@ -84,7 +84,12 @@ def test_generated_peft_adapters_load_and_score_as_in_eval(trained, tmp_path):
         "--out",
         tmp_path / "scores.json",
     )
-    scored = json.loads((tmp_path / "scores.json").read_text())["scores"][0]["generated"]
+    scores = json.loads((tmp_path / "scores.json").read_text())["scores"][0]
+    scored = scores["generated"]
+    # Novelty figures for the generated rows, every memorisation baseline and matched noise (c).
+    novel = {"generated", *scores["baselines"], "noise matched"}
+    assert set(scores["distances"]) == set(scores["max_iou"]) == novel
+    assert len(scores["max_iou"]["noise matched"]) == len(scores["noise_added"])
     # eval scored exactly the adapters generate wrote (same seed), and the seed matters.
     sampler = ParamGenerator.from_pretrained(generator)
     exported = sampler.schema.flatten(read_peft_adapter(tmp_path / "peft" / "sample_000").tensors)
