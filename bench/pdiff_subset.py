@@ -4,7 +4,7 @@ good, or copies of the checkpoints, and do they beat Zeng et al.'s baselines (§
     python bench/pdiff_subset.py [--seeds 0 1 2] [--patterns 'fc2.*'] [--lr 1e-2] [--every 5]
         [--warmup 100] [--checkpoints 200] [--ae-steps 1500] [--denoiser-steps 3000]
         [--latent-noise 0.1] [--samples 100] [--threads 1] [--zoo-dir runs/pdiff/zoos]
-        [--collect-only]
+        [--collect-only] [--no-plot]
 
 The base is the same for every seed: ``digits-cnn`` pretrained from ``--base-seed`` 0 (stored in
 each seed's zoo before the build, so ``SubsetZooConfig.seed`` does not re-pretrain it). Seed s
@@ -85,6 +85,11 @@ def masked_max(similarity: torch.Tensor) -> torch.Tensor:
     return similarity.fill_diagonal_(-torch.inf).max(dim=1).values
 
 
+def distinct(wrong: torch.Tensor) -> int:
+    """How many different test-error sets the rows of ``wrong`` [N, E] (bool) make."""
+    return len({tuple(w.nonzero().flatten().tolist()) for w in wrong})
+
+
 def collection_spread(zoo: Zoo, group_name: str, centre: str) -> dict:
     """The originals: accuracy, error sets and distances (normalised as the generator does)."""
     group = zoo.group(group_name)
@@ -101,7 +106,7 @@ def collection_spread(zoo: Zoo, group_name: str, centre: str) -> dict:
         "accuracy": accuracy,
         "distance": torch.cat([n.distance for n in nearest]).tolist(),
         "iou": masked_max(error_set_iou(wrong, wrong)).tolist(),
-        "distinct_error_sets": len({tuple(w.nonzero().flatten().tolist()) for w in wrong}),
+        "distinct_error_sets": distinct(wrong),
         "wrong_count_mean": wrong.sum(dim=1).double().mean().item(),
         "pairwise_distance_median": pairwise.median().item(),
         "pairwise_distance_max": pairwise.max().item(),
@@ -185,6 +190,15 @@ def run_seed(seed: int, args: argparse.Namespace) -> tuple[dict, dict]:
         ):
             raise RuntimeError("re-sampled rows differ from the rows evaluate_generator scored")
         out["generated_generated_iou_mean"] = masked_max(error_set_iou(wrong, wrong)).mean().item()
+        out["generated_distinct_error_sets"] = distinct(wrong)
+        # Mode collapse: how many originals the generated rows sit nearest to, and where in the
+        # collection run those lie (the kept steps span warmup + every … warmup + K·every).
+        read = zoo.group(group_name).read(zoo.group(group_name).indices(split="train"))
+        nearest = nearest_distance(generated, read.params, generator.normalizer.normalize)
+        out["generated_distinct_nearest_originals"] = int(nearest.index.unique().numel())
+        out["generated_nearest_original_step_median"] = float(
+            statistics.median(read.step[nearest.index.numpy()].tolist())
+        )
         out["seconds"]["generated_iou"] = time.perf_counter() - started
     accuracy = {"generated": scores.generated, **scores.baselines}
     accuracy["noise matched"] = scores.noise_added
@@ -256,6 +270,7 @@ def main() -> None:
     parser.add_argument("--zoo-dir", type=Path, default=Path("runs/pdiff/zoos"))
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--collect-only", action="store_true", help="no generator")
+    parser.add_argument("--no-plot", action="store_true", help="no scatter PNGs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -302,7 +317,7 @@ def main() -> None:
         "per_seed": dict(zip(args.seeds, runs, strict=True)),
         "wall_s": round(time.perf_counter() - started),
     }
-    if not args.collect_only:
+    if not (args.collect_only or args.no_plot):
         results["plots"] = plot(first_points, args.results)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=1) + "\n")
