@@ -41,6 +41,7 @@ from spread import mean_sd
 
 from paramgen.generator import ParamGenerator, config_for_family
 from paramgen.normalization import TensorwiseNormalizer
+from paramgen.schema import state_dict_sha256
 from zoo.bases import base_model
 from zoo.builders.subset import SubsetZooConfig, build_subset_zoo
 from zoo.evaluation import evaluate_generator
@@ -161,7 +162,12 @@ def run_seed(seed: int, args: argparse.Namespace) -> tuple[dict, dict]:
         centre = config_for_family("subset").centre
         originals = collection_spread(zoo, group_name, centre)
         spread_s = time.perf_counter() - started
+        scorer = RowScorer.of_group(zoo, zoo.group(group_name))
         out = {
+            "base": {
+                "sha256": state_dict_sha256(zoo.backbone_weights("digits-cnn")),
+                "test_accuracy": round(100 * scorer.task.score(scorer.base, None), 4),
+            },
             "D": dim,
             "zoo_reused": reused,  # then "collect" is not the collection's time
             "collection": {k: v for k, v in originals.items() if not isinstance(v, list)},
@@ -247,7 +253,7 @@ def aggregate(runs: list[dict]) -> dict:
     extra = {
         key: mean_sd([r[key] for r in runs])
         for key in runs[0]
-        if key not in ("sources", "collection", "seconds", "D", "zoo_reused")
+        if key not in ("sources", "collection", "seconds", "D", "zoo_reused", "base")
     }
     seconds = {key: mean_sd([r["seconds"][key] for r in runs], 1) for key in runs[0]["seconds"]}
     return {"sources": table, "collection": collection, **extra, "seconds": seconds}
@@ -293,7 +299,12 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "base": {"backbone": "digits-cnn", "pretraining_seed": args.base_seed},
+        "base": {
+            "backbone": "digits-cnn",
+            "pretraining_seed": args.base_seed,
+            **runs[0]["base"],
+            "same_for_every_seed": all(r["base"] == runs[0]["base"] for r in runs),
+        },
         "collection": {
             "patterns": args.patterns,
             "D": runs[0]["D"],
