@@ -33,15 +33,20 @@ def check_eval_json(
         assert s["baselines"].keys() == BASELINES
         for name, metrics in s["baselines"].items():
             assert len(metrics) == n and in_range(metrics), (name, metrics)
-        assert s["distances"].keys() == {"generated", *BASELINES}
+        rows = {
+            "generated": n,
+            **dict.fromkeys(BASELINES, n),
+            "noise matched": len(s["noise_added"]),
+        }
+        assert s["distances"].keys() == rows.keys()
         for name, distances in s["distances"].items():
-            assert len(distances) == n, name
+            assert len(distances) == rows[name], name
             assert all(math.isfinite(d) and d >= 0 for d in distances), (name, distances)
         assert len(s["nearest_distance"]) == n
         if wrong_examples:
-            assert s["max_iou"].keys() == {"generated", *BASELINES}
+            assert s["max_iou"].keys() == rows.keys()
             for name, ious in s["max_iou"].items():
-                assert len(ious) == n and all(0 <= iou <= 1 for iou in ious), (name, ious)
+                assert len(ious) == rows[name] and all(0 <= i <= 1 for i in ious), (name, ious)
         else:
             assert s["max_iou"] == {}
         # (d) interpolation needs a condition; (e) the bare base, where the family has one.

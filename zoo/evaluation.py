@@ -14,7 +14,8 @@ and the memorisation study's baselines (Zeng et al. 2025): training rows plus no
 random training rows, and a per-parameter Gaussian fitted to them. Novelty figures for generated
 rows and every baseline: the distance to the nearest training row (normalised space; 0 is a copy)
 and, where the task knows wrong examples, the maximum IoU of its wrong-example set with that of
-any training row of the nearest training value.
+any training row of the nearest training value; (c)'s rows get both figures too, under
+``"noise matched"`` (their accuracy is ``noise_added``).
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def evaluate_generator(
             np.flatnonzero(train).searchsorted(nearest_rows),
         )
         scores = {name: scorer.scores(candidate, value) for name, candidate in candidates.items()}
+        novel = {**candidates, "noise matched": matched}  # novelty figures for (c) as well
         results.append(
             ConditionScores(
                 value=None if value is None else float(value),
@@ -151,13 +153,13 @@ def evaluate_generator(
                 baselines=scores,
                 distances={
                     name: nearest_distance(candidate, train_rows, normalize).distance.tolist()
-                    for name, candidate in candidates.items()
+                    for name, candidate in novel.items()
                 },
                 max_iou={}
                 if reference is None
                 else {
                     name: max_iou(scorer.wrong(candidate, value), reference).tolist()
-                    for name, candidate in candidates.items()
+                    for name, candidate in novel.items()
                 },
             )
         )

@@ -22,16 +22,12 @@ def _pooled(scores: Sequence[ConditionScores], novelty: str) -> dict[str, tuple[
             points[label][1].extend(ys)
 
     for s in scores:
-        if novelty == "distance":
-            add("generated", s.nearest_distance, s.generated)
-            add("training", s.training_distance, s.nearest_condition)
-            for name, values in s.baselines.items():
-                add(name, s.distances.get(name, []), values)
-        else:
-            add("generated", s.max_iou.get("generated", []), s.generated)
-            add("training", s.training_max_iou, s.nearest_condition)
-            for name, values in s.baselines.items():
-                add(name, s.max_iou.get(name, []), values)
+        figures = s.distances if novelty == "distance" else s.max_iou
+        own = s.training_distance if novelty == "distance" else s.training_max_iou
+        add("generated", figures.get("generated", []), s.generated)
+        add("training", own, s.nearest_condition)
+        for name, values in {**s.baselines, "noise matched": s.noise_added}.items():
+            add(name, figures.get(name, []), values)
     return points
 
 

@@ -89,9 +89,9 @@ def _novelty_table(scores: Sequence[ConditionScores]) -> list[str]:
             _pool(scores, "training_max_iou"),
         ],
     }
-    for name in scores[0].baselines if scores else []:
+    for name in [*scores[0].baselines, "noise matched"] if scores else []:
         rows[name] = [
-            [v for s in scores for v in s.baselines[name]],
+            [v for s in scores for v in {**s.baselines, "noise matched": s.noise_added}[name]],
             [v for s in scores for v in s.distances.get(name, [])],
             [v for s in scores for v in s.max_iou.get(name, [])],
         ]

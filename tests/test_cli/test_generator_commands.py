@@ -89,6 +89,11 @@ def test_generated_peft_adapters_load_and_score_as_in_eval(trained, tmp_path):
     scores = json.loads((tmp_path / "scores.json").read_text())
     check_eval_json(scores, [20.0], 3, (0.0, 1.0), wrong_examples=True)
     scored = scores["scores"][0]["generated"]
+    # Novelty figures for the generated rows, every memorisation baseline and matched noise (c).
+    first = scores["scores"][0]
+    novel = {"generated", *first["baselines"], "noise matched"}
+    assert set(first["distances"]) == set(first["max_iou"]) == novel
+    assert len(first["max_iou"]["noise matched"]) == len(first["noise_added"])
     # eval scored exactly the adapters generate wrote (same seed), and the seed matters.
     sampler = ParamGenerator.from_pretrained(generator)
     exported = sampler.schema.flatten(read_peft_adapter(tmp_path / "peft" / "sample_000").tensors)

@@ -65,7 +65,8 @@ def assert_heldout_within_margin(scores: dict) -> None:
     assert heldout["no_adapter"] < heldout["trained"] - 2 * MARGIN, heldout
     for s in scores["scores"]:
         assert s["split"] == "heldout" and len(s["generated"]) == 10
-        assert s["distances"].keys() == s["max_iou"].keys() == {"generated", *s["baselines"]}
+        novel = {"generated", *s["baselines"], "noise matched"}
+        assert s["distances"].keys() == s["max_iou"].keys() == novel
         assert all(0 <= a <= 1 for a in s["generated"] + s["trained"])
 
 
