@@ -50,6 +50,15 @@ class Init(StrEnum):
     shared = "shared"
 
 
+InitOption = Annotated[
+    Init,
+    typer.Option(
+        help="chain (each run warm-starts from its training neighbour: smooth in the condition), "
+        "per-run (independent runs) or shared (one start, or trained anchor, for all)."
+    ),
+]
+
+
 def parse_values(text: str) -> tuple[float, ...]:
     """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of floats."""
     try:
@@ -142,13 +151,7 @@ def build_lora(
         str | None,
         typer.Option(help="LoRA target modules, comma-separated (default: the backbone's)."),
     ] = None,
-    init: Annotated[
-        Init,
-        typer.Option(
-            help="chain (each run warm-starts from its neighbour: smooth in the condition), "
-            "per-run (independent runs) or shared (one start for all)."
-        ),
-    ] = Init.chain,
+    init: InitOption = Init.chain,
 ) -> None:
     """Fine-tune one LoRA per condition value and store each run's last checkpoints (resumable)."""
     config = LoraZooConfig(
@@ -227,6 +230,7 @@ def build_dpi(
     backbone: Annotated[
         str, typer.Option(help="Built-in unconditional denoiser backbone.")
     ] = _DPI.backbone,
+    init: InitOption = Init.shared,
 ) -> None:
     """Train one DPI denoiser per style value and store each run's last checkpoints (resumable)."""
     config = DpiZooConfig(
@@ -240,6 +244,7 @@ def build_dpi(
         batch_size=batch_size,
         table_size=table_size,
         seed=seed,
+        init=init.value,
     )
     build_with_progress(build_dpi_zoo, zoo, config, config.task, len(config.values))
     _console.print(f"zoo {zoo}: group dpi/{backbone}/{style} complete")
@@ -279,6 +284,7 @@ def build_mac(
     backbone: Annotated[
         str, typer.Option(help="Built-in linear-path flow (velocity) backbone.")
     ] = _MAC.backbone,
+    init: InitOption = Init.shared,
 ) -> None:
     """Fine-tune one MAC coefficient net per NFE from a shared anchor; store each run's last
     checkpoints (resumable)."""
@@ -297,6 +303,7 @@ def build_mac(
         depth=depth,
         samples=samples,
         seed=seed,
+        init=init.value,
     )
     build_with_progress(build_mac_zoo, zoo, config, config.task, len(config.nfes))
     _console.print(f"zoo {zoo}: group mac/{backbone}/nfe complete")
@@ -336,6 +343,7 @@ def build_subset(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _SUBSET.lr,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = _SUBSET.batch_size,
     seed: Annotated[int, typer.Option(help="Seed of the base weights and runs.")] = _SUBSET.seed,
+    init: InitOption = Init.per_run,
 ) -> None:
     """Keep training a task's model with only KEYS free and store them every EVERY steps
     (p-diff's checkpoint collection; resumable)."""
@@ -350,6 +358,7 @@ def build_subset(
         lr=lr,
         batch_size=batch_size,
         seed=seed,
+        init=init.value,
     )
     chosen = resolve_task(config.task)
     build_with_progress(build_subset_zoo, zoo, config, chosen, max(1, len(config.values)))

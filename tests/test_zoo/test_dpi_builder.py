@@ -190,3 +190,24 @@ def test_cli_eval_scores_a_dpi_group_and_its_baselines(built, tmp_path):
     # MSE: finite and >= 0; denoising has no wrong examples, so no error-set IoU.
     check_eval_json(scores, [0.5], 1, (0.0, math.inf), wrong_examples=False)
     assert scores["scores"][0]["split"] == "heldout"
+
+
+def test_a_chain_build_warm_starts_each_run_from_its_neighbour(base_zoo, tmp_path):
+    logits = {}
+    for init in ("chain", "per-run"):
+        path = shutil.copy(base_zoo, tmp_path / f"{init}.h5")
+        build_dpi_zoo(path, DpiZooConfig(**{**TINY, "steps": 2, "keep_last": 2}, init=init))
+        with Zoo.open(path) as zoo:
+            group = zoo.group(GROUP)
+            assert group.backbone_spec["builder"]["init"] == init
+            rows = group.read()
+        assert sorted(set(rows.seed.tolist())) == [0, 1, 2]  # a seed per run in both
+
+        def lam(value: float, which: int, rows=rows, group=group) -> torch.Tensor:
+            row = rows.params[rows.conditions["stroke"] == value][which]
+            return group.schema.unflatten(row)["lam.logits"]
+
+        logits[init] = (lam(-0.5, 0) - lam(0.0, -1)).norm()
+    # chain: -0.5's first checkpoint is one Adam step (<= 0.2 per logit, λ's rate) from 0.0's
+    # last: at most 0.2·√63 ≈ 1.6 apart; per-run draws its logits afresh: ≈ √(2·63) ≈ 11 apart
+    assert logits["chain"] <= 0.2 * 63**0.5 + 1e-4 < 0.3 * logits["per-run"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from paramgen.errors import ParamgenError
 from paramgen.families.dpi import DpiConfig, DpiFamily
 from paramgen.tasks.denoising import StyledDigitsDenoising
-from zoo.builders.driver import BuildPlan, RunReport, build_zoo
+from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["DpiZooConfig", "build_dpi_zoo"]
 
@@ -45,6 +45,7 @@ class DpiZooConfig:
     batch_size: int = 64
     table_size: int = 64  # λ table entries (the paper uses 1,000; see the module docstring)
     seed: int = 0
+    init: Init = "shared"  # runs differ by their style value alone (see the module docstring)
 
     def __post_init__(self) -> None:
         if not self.values:
@@ -64,7 +65,7 @@ class DpiZooConfig:
         return BuildPlan(
             values=self.values,
             heldout=self.heldout,
-            init="shared",
+            init=self.init,
             steps=self.steps,
             keep_last=self.keep_last,
             lr=self.lr,

@@ -42,7 +42,7 @@ from zoo.bases import zoo_base_loader
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 
-__all__ = ["BuildPlan", "RunReport", "build_zoo", "last_checkpoint"]
+__all__ = ["BuildPlan", "Init", "RunReport", "build_zoo", "last_checkpoint"]
 
 Init = Literal["chain", "per-run", "shared"]
 

@@ -72,7 +72,7 @@ def build_lora_continuum(
         middle, out_spec = interpolate([a, b], [0.5, 0.5], spec)
         schema = ParamSchema.from_state_dict(middle)
         group = zoo.create_group(
-            family="lora",
+            family=LoraFamily.name,
             backbone=source.backbone,
             task=config.task,
             schema=schema,

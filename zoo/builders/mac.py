@@ -25,7 +25,7 @@ from pathlib import Path
 from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacFamily, MacNetConfig
 from paramgen.tasks.flow_sampling import FLOW_BACKBONE, DigitsFlowSampling
-from zoo.builders.driver import BuildPlan, RunReport, build_zoo
+from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["MacZooConfig", "build_mac_zoo"]
 
@@ -48,6 +48,7 @@ class MacZooConfig:
     depth: int = 2  # hidden conv layers
     samples: int = 449  # images per FD (the test set has 449 digits)
     seed: int = 0
+    init: Init = "shared"  # fine-tunes of one anchor (needed when anchor_iterations > 0)
 
     def __post_init__(self) -> None:
         bad = [n for n in self.nfes if isinstance(n, bool) or not isinstance(n, int) or n < 1]
@@ -90,7 +91,7 @@ class MacZooConfig:
         return BuildPlan(
             values=tuple(float(n) for n in self.nfes),
             heldout=tuple(float(n) for n in self.heldout),
-            init="shared",
+            init=self.init,
             steps=self.iterations,
             keep_last=self.keep_last,
             lr=self.finetune_lr,

@@ -18,7 +18,7 @@ from paramgen.errors import ParamgenError
 from paramgen.families.subset import SubsetConfig, SubsetFamily
 from paramgen.tasks import Task
 from paramgen.tasks.digits import DigitsClassification
-from zoo.builders.driver import BuildPlan, RunReport, build_zoo
+from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["SubsetZooConfig", "build_subset_zoo"]
 
@@ -37,6 +37,7 @@ class SubsetZooConfig:
     lr: float = 1e-3
     batch_size: int = 64
     seed: int = 0
+    init: Init = "per-run"  # one run per value; chain / shared for a conditioned task
 
     def __post_init__(self) -> None:
         if self.warmup < 0:
@@ -52,7 +53,7 @@ class SubsetZooConfig:
         return BuildPlan(
             values=self.values,
             heldout=self.heldout,
-            init="per-run",
+            init=self.init,
             steps=self.warmup + self.checkpoints * self.every,
             keep_last=self.checkpoints,
             keep_every=self.every,
