@@ -60,6 +60,7 @@ class ConditionScores:
     max_iou: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """JSON-plain form (``scores.json``)."""
         return asdict(self)
 
 

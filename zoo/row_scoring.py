@@ -41,6 +41,7 @@ class RowScorer:
 
     @property
     def batched(self) -> bool:
+        """Whether rows are scored many at once through ``vmap``."""
         return can_batch(self.family, self.base, self.config, self.task)
 
     def _stacked(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -35,6 +35,7 @@ def register_family(family: Family | str, name: str | None = None) -> None:
 
 
 def family_names() -> list[str]:
+    """The registered families' names, sorted."""
     return sorted(_REGISTRY)
 
 

@@ -22,9 +22,11 @@ class BuiltInBackbone:
 
     @property
     def backbone_name(self) -> str:
+        """The registered backbone's name: base weights are stored under it."""
         return self.backbone
 
     def build_backbone(self, seed: int, pretrained: bool) -> nn.Module:
+        """The registered backbone from ``seed`` (pretrained by its recipe if asked)."""
         return build_backbone(self.backbone, seed=seed, pretrained=pretrained)
 
 
@@ -43,8 +45,10 @@ class StyleConditioned(BuiltInBackbone):
 
     @property
     def name(self) -> str:
+        """The style parameter: the group is ``family/backbone/style``."""
         return self.style
 
     @property
     def condition(self) -> str:
+        """The style parameter: one run per style value."""
         return self.style

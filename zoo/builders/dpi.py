@@ -54,14 +54,17 @@ class DpiZooConfig:
 
     @property
     def task(self) -> StyledDigitsDenoising:
+        """Denoising of digits at one style value, noise-scaled MSE as metric."""
         return StyledDigitsDenoising(self.style, self.backbone)
 
     @property
     def family_config(self) -> DpiConfig:
+        """The λ table the base is wrapped with."""
         return DpiConfig(table_size=self.table_size)
 
     @property
     def plan(self) -> BuildPlan:
+        """One run per style value from one shared start (``init``)."""
         return BuildPlan(
             values=self.values,
             heldout=self.heldout,
@@ -75,6 +78,7 @@ class DpiZooConfig:
         )
 
     def split_of(self, value: float) -> str:
+        """``heldout`` for a held-out value, else ``train``."""
         return self.plan.split_of(value)
 
 

@@ -99,13 +99,16 @@ class BuildPlan:
 
     @property
     def settings(self) -> TrainSettings:
+        """How each run trains and which checkpoints it keeps."""
         return TrainSettings(self.steps, self.lr, self.batch_size, self.keep_last, self.keep_every)
 
     @property
     def training_values(self) -> tuple[float, ...]:
+        """The values not held out, in plan order."""
         return tuple(v for v in self.values if self.split_of(v) == "train")
 
     def split_of(self, value: float | None) -> str:
+        """``heldout`` for a held-out value, else ``train`` (an unconditional run trains)."""
         if value is None:
             return "train"
         return "heldout" if any(math.isclose(value, v) for v in self.heldout) else "train"

@@ -70,10 +70,12 @@ class LoraZooConfig:
 
     @property
     def lora_targets(self) -> tuple[str, ...]:
+        """The target modules given, else the built-in backbone's."""
         return self.targets or backbone_entry(self.backbone).lora_targets
 
     @property
     def spec(self) -> LoraSpec:
+        """The adapters' rank, alpha and targets."""
         return LoraSpec(targets=self.lora_targets, rank=self.rank, alpha=self.alpha)
 
     def resolved_task(self) -> Task | str:
@@ -94,6 +96,7 @@ class LoraZooConfig:
 
     @property
     def plan(self) -> BuildPlan:
+        """One run per value; odd ``heldout_bin`` bins held out."""
         return BuildPlan(
             values=self.values,
             heldout=tuple(v for v in self.values if self.split_of(v) == "heldout"),

@@ -80,14 +80,17 @@ class MacZooConfig:
 
     @property
     def task(self) -> DigitsFlowSampling:
+        """Few-step sampling of digits with the flow backbone, FD as metric."""
         return DigitsFlowSampling(self.backbone, self.samples)
 
     @property
     def family_config(self) -> MacNetConfig:
+        """The coefficient net's size and weight bound."""
         return MacNetConfig(scale=self.scale, hidden=self.hidden, depth=self.depth)
 
     @property
     def plan(self) -> BuildPlan:
+        """A shared anchor trained on the training NFEs, then one fine-tune per NFE."""
         return BuildPlan(
             values=tuple(float(n) for n in self.nfes),
             heldout=tuple(float(n) for n in self.heldout),
@@ -103,6 +106,7 @@ class MacZooConfig:
         )
 
     def split_of(self, nfe: int) -> str:
+        """``heldout`` for a held-out NFE, else ``train``."""
         return self.plan.split_of(nfe)
 
 

@@ -46,10 +46,12 @@ class SubsetZooConfig:
 
     @property
     def family_config(self) -> SubsetConfig:
+        """The name patterns of the tensors kept."""
         return SubsetConfig(self.patterns)
 
     @property
     def plan(self) -> BuildPlan:
+        """``warmup`` steps, then ``checkpoints`` kept ``every`` steps apart."""
         return BuildPlan(
             values=self.values,
             heldout=self.heldout,

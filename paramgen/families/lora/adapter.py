@@ -130,6 +130,7 @@ class LoraSpec:
 
     @property
     def identity(self) -> dict:
+        """The peft identity config (``lora_identity``) stored with a LoRA group."""
         return lora_identity(self.peft_config().to_dict())
 
 

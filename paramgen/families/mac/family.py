@@ -56,6 +56,8 @@ class MacSampler(nn.Module):
         return self
 
     def forward(self, noise: Tensor, nfe: int, clamp: bool = True) -> Tensor:
+        """[N, C, H, W] noise → images in [0, 1] after ``nfe`` steps (clamped unless
+        ``clamp=False``)."""
         if self.net is None:
             return euler_images(self.velocity, noise, nfe)
         return mac_images(self.net, self.velocity, noise, nfe, clamp=clamp)
