@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -41,6 +41,18 @@ class DpiFamily(Family):
     # Rows are fine-tunes of one base: per-tensor centring leaves the base in every row and the
     # conv autoencoder loses the small differences between rows (bench/dpi_zoo.py).
     generator_defaults = {"centre": "element", "ae_channels": ()}
+
+    def config_to_dict(self, config: DpiConfig) -> dict:
+        return {"class": DPI.__name__, **asdict(config)}
+
+    def config_from_dict(self, values: Mapping) -> DpiConfig:
+        """Also reads groups built before the family protocol, which recorded the wrapped
+        module's class name (``module``) too."""
+        values = {k: v for k, v in values.items() if k != "module"}
+        kind = values.pop("class", DPI.__name__)
+        if kind != DPI.__name__:
+            raise ParamgenError(f"DPI family config names class {kind!r}; expected 'DPI'")
+        return super().config_from_dict(values)
 
     def attach(
         self, base: nn.Module, config: DpiConfig, start: Mapping[str, torch.Tensor] | None = None
