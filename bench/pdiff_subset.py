@@ -97,7 +97,7 @@ def collection_spread(zoo: Zoo, group_name: str, centre: str) -> dict:
     read = group.read(group.indices(split="train"))  # what the generator trains on
     rows, accuracy = read.params, read.metrics["accuracy"].tolist()
     normalize = TensorwiseNormalizer(group.schema, centre).fit(rows).normalize
-    wrong = RowScorer.of_group(zoo, group).wrong(rows, None)
+    wrong = RowScorer.of_group(zoo, group).assess(rows, None).wrong
     nearest = [
         nearest_distance(rows[i : i + 1], torch.cat([rows[:i], rows[i + 1 :]]), normalize)
         for i in range(len(rows))
@@ -190,7 +190,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> tuple[dict, dict]:
         started = time.perf_counter()
         # Zeng et al.'s generated–generated figure: the same rows evaluate_generator scored.
         generated = generator.sample_rows({}, args.samples, seed=seed)
-        wrong = RowScorer.of_group(zoo, zoo.group(group_name)).wrong(generated, None)
+        wrong = RowScorer.of_group(zoo, zoo.group(group_name)).assess(generated, None).wrong
         if not torch.allclose(
             1 - wrong.double().mean(dim=1), torch.tensor(scores.generated).double()
         ):

@@ -9,9 +9,10 @@ For each condition value (one, ``None``, for an unconditional group), next to n 
 (d) the family's interpolation of the two neighbouring training values' last rows (LoRA: exact
     ΔW; others: weight mixing),
 (e) the base without the family's weights,
-and the memorisation study's baselines (Zeng et al. 2025): training rows plus noise at two scales
-(``zoo.baselines.NOISE_SCALES`` × the per-element spread of the training rows), the average of 16
-random training rows, and a per-parameter Gaussian fitted to them. Novelty figures for generated
+and the memorisation study's baselines (Zeng et al. 2025), made from the training rows of the
+nearest training value (every training row when unconditional): those rows plus noise at two
+scales (``zoo.baselines.NOISE_SCALES`` × their per-element spread), the average of 16 random ones
+(all of them if fewer), and a per-parameter Gaussian fitted to them. Novelty figures for generated
 rows and every baseline: the distance to the nearest training row (normalised space; 0 is a copy)
 and, where the task knows wrong examples, the maximum IoU of its wrong-example set with that of
 any training row of the nearest training value; (c)'s rows get both figures too, under
@@ -111,14 +112,14 @@ def evaluate_generator(
         at_value = np.flatnonzero(np.isclose(conditions, 0.0 if value is None else value))
         nearest_rows = np.flatnonzero(np.isclose(conditions, nearest_value) & train)
         nearest = nearest_distance(generated, train_rows, normalize)
+        # The memorisation baselines start from the checkpoints of the nearest training value
+        # (every training row when unconditional): rows of other conditions solve other tasks.
+        pool = rows.params[nearest_rows] if len(nearest_rows) >= 2 else train_rows
         candidates = {
             "generated": generated,
-            **{
-                f"noise x{scale:g}": noise_added(train_rows, n, scale, rng)
-                for scale in NOISE_SCALES
-            },
-            "average of 16": average_of_random(train_rows, n, rng, k=16),
-            "Gaussian fit": gaussian_fitted(train_rows, n, rng),
+            **{f"noise x{scale:g}": noise_added(pool, n, scale, rng) for scale in NOISE_SCALES},
+            "average of 16": average_of_random(pool, n, rng, k=16),
+            "Gaussian fit": gaussian_fitted(pool, n, rng),
         }
         # (c): Gaussian noise of the size that puts a row at the generated rows' distance.
         sigma = float(nearest.distance.median()) / np.sqrt(group.schema.dim)
@@ -126,42 +127,42 @@ def evaluate_generator(
         matched = generator.normalizer.denormalize(
             clean + sigma * torch.randn(clean.shape, generator=rng)
         )
-        reference = scorer.wrong(rows.params[nearest_rows], value)
+        novel = {**candidates, "noise matched": matched}  # novelty figures for (c) as well
+        assessed = {name: scorer.assess(candidate, value) for name, candidate in novel.items()}
+        nearest_assessed = scorer.assess(rows.params[nearest_rows], value)
+        reference = nearest_assessed.wrong
         own = _training_novelty(
             normalize(rows.params[nearest_rows]),
             normalize(train_rows),
             reference,
             np.flatnonzero(train).searchsorted(nearest_rows),
         )
-        scores = {name: scorer.scores(candidate, value) for name, candidate in candidates.items()}
-        novel = {**candidates, "noise matched": matched}  # novelty figures for (c) as well
         results.append(
             ConditionScores(
                 value=None if value is None else float(value),
                 split=rows.split[at_value[0]] if at_value.size else "unseen",
-                generated=scores.pop("generated"),
+                generated=assessed["generated"].scores,
                 nearest_distance=nearest.distance.tolist(),
                 trained=_trained(scorer, rows, at_value, value),
                 nearest_condition_value=None if condition is None else nearest_value,
-                nearest_condition=scorer.scores(rows.params[nearest_rows], value),
-                noise_added=scorer.scores(matched, value),
+                nearest_condition=nearest_assessed.scores,
+                noise_added=assessed["noise matched"].scores,
                 interpolated=NAN
                 if condition is None
                 else _interpolated(scorer, group, rows, conditions, train, train_values, value),
                 no_adapter=scorer.neutral_score(value),
                 training_distance=own[0],
                 training_max_iou=own[1],
-                baselines=scores,
+                baselines={
+                    name: assessed[name].scores for name in candidates if name != "generated"
+                },
                 distances={
                     name: nearest_distance(candidate, train_rows, normalize).distance.tolist()
                     for name, candidate in novel.items()
                 },
                 max_iou={}
                 if reference is None
-                else {
-                    name: max_iou(scorer.wrong(candidate, value), reference).tolist()
-                    for name, candidate in novel.items()
-                },
+                else {name: max_iou(assessed[name].wrong, reference).tolist() for name in novel},
             )
         )
     return results

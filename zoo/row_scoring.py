@@ -16,7 +16,15 @@ from zoo.bases import zoo_base_loader
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 
-__all__ = ["RowScorer"]
+__all__ = ["Assessment", "RowScorer"]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Per row: the task's metric, and [n, E] bool wrong examples (None where it has none)."""
+
+    scores: list[float]
+    wrong: torch.Tensor | None
 
 
 @dataclass
@@ -61,20 +69,22 @@ class RowScorer:
         """The metric of one set of tensors under ``config`` (e.g. an interpolation's)."""
         return self.task.score(self.family.apply(self.base, config, tensors), value)
 
-    def wrong(self, rows: torch.Tensor, value: float | None) -> torch.Tensor | None:
-        """[n, E] bool wrong examples of each row's model (None where the task has none)."""
+    def assess(self, rows: torch.Tensor, value: float | None) -> Assessment:
+        """The metric and the wrong-example sets of each row's model, in one pass."""
         if len(rows) == 0:
-            return None
+            return Assessment([], None)
         if self.batched:
             forward = self.family.functional(self.base, self.config)
-            return self.task.batched_wrong_examples(forward, self._stacked(rows), value)
-        sets = [
-            self.task.wrong_examples(
-                self.family.apply(self.base, self.config, self.schema.unflatten(row)), value
-            )
-            for row in rows
+            scores, wrong = self.task.batched_assessment(forward, self._stacked(rows), value)
+            return Assessment(scores.tolist(), wrong)
+        models = [
+            self.family.apply(self.base, self.config, self.schema.unflatten(row)) for row in rows
         ]
-        return None if sets[0] is None else torch.stack(sets)
+        sets = [self.task.wrong_examples(model, value) for model in models]
+        return Assessment(
+            [self.task.score(model, value) for model in models],
+            None if sets[0] is None else torch.stack(sets),
+        )
 
     def neutral_score(self, value: float | None) -> float:
         """The metric of the base without the family's weights (NaN where there is none)."""

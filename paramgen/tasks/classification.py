@@ -119,5 +119,11 @@ class ClassificationTask(Task):
     def batched_scores(
         self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
     ) -> torch.Tensor:
-        labels = self.examples(value, "test").labels
-        return (self.batched_predictions(forward, stacked, value) == labels).float().mean(-1)
+        return self.batched_assessment(forward, stacked, value)[0]
+
+    def batched_assessment(
+        self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Accuracy and wrong examples from one pass: accuracy is 1 − the wrong fraction."""
+        wrong = self.batched_wrong_examples(forward, stacked, value)
+        return 1 - wrong.float().mean(-1), wrong

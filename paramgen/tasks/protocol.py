@@ -93,6 +93,16 @@ class Task(ABC):
         """[M, E] bool ``wrong_examples`` of the M stacked models (None: no such notion)."""
         return None
 
+    def batched_assessment(
+        self, forward: Functional, stacked: Mapping[str, torch.Tensor], value: float | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``batched_scores`` and ``batched_wrong_examples`` together (a task that gets both
+        from one forward pass overrides this)."""
+        return (
+            self.batched_scores(forward, stacked, value),
+            self.batched_wrong_examples(forward, stacked, value),
+        )
+
     def wrong_examples(self, model: nn.Module, value: float | None) -> torch.Tensor | None:
         """[E] bool: which held-out examples the model gets wrong (for error-set IoU), or None
         where the metric has no notion of a wrong example."""
