@@ -22,12 +22,9 @@ def resolve_task(task: Task | str | Mapping) -> Task:
                 "this group records no task (it was imported, not built); pass --task "
                 "package.module:TASK"
             )
-        found = load_object(task["target"])
-        found = found(**task.get("arguments", {})) if callable(found) else found
+        found = _made(load_object(task["target"]), task["target"], task.get("arguments", {}))
     elif isinstance(task, str):
-        found = load_object(task)
-        if isinstance(found, type) or (callable(found) and not isinstance(found, Task)):
-            found = found()
+        found = _made(load_object(task), task, {})
     else:
         raise ParamgenError(f"a task must be a Task or an import string, got {type(task).__name__}")
     if not isinstance(found, Task):
@@ -36,6 +33,19 @@ def resolve_task(task: Task | str | Mapping) -> Task:
             "paramgen.tasks.Task (or ClassificationTask)"
         )
     return found
+
+
+def _made(found: object, target: str, arguments: Mapping) -> object:
+    """``found`` itself if it is a task, else what calling it with ``arguments`` makes."""
+    if isinstance(found, Task) or not callable(found):
+        return found
+    try:
+        return found(**arguments)
+    except TypeError as error:
+        raise ParamgenError(
+            f"{target!r} could not be called with {dict(arguments) or 'no arguments'} ({error}); "
+            "name a Task instance (module:TASK) or a class whose arguments all have defaults"
+        ) from None
 
 
 def task_spec(task: Task | str) -> dict:

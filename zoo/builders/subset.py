@@ -40,6 +40,9 @@ class SubsetZooConfig:
     init: Init = "per-run"  # one run per value; chain / shared for a conditioned task
 
     def __post_init__(self) -> None:
+        for name in ("checkpoints", "every"):
+            if getattr(self, name) < 1:
+                raise ParamgenError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.warmup < 0:
             raise ParamgenError(f"warmup must be >= 0 steps, got {self.warmup}")
         _ = self.family_config, self.plan  # raise on bad patterns and numbers
