@@ -31,7 +31,7 @@ from zoo.evaluation import evaluate_generator
 from zoo.novelty_report import plot_novelty
 from zoo.peft_io import PeftAdapter, write_peft_adapter
 from zoo.report import summarize_scores
-from zoo.row_scoring import RowScorer
+from zoo.row_scoring import group_task
 from zoo.store import Zoo, group_name
 from zoo.training_set import training_set
 
@@ -294,7 +294,7 @@ def evaluate(
         else:
             chosen = [None]
         scores = evaluate_generator(generator, store, name, chosen, n=n, seed=seed, task=task)
-        metric = RowScorer.of_group(store, group, task).task.metric
+        metric = group_task(group, task).metric
     _console.print(score_table(scores, f"{name}: median {metric}", condition or "value"))
     summary = summarize_scores(scores)
     for split, row in summary.items():

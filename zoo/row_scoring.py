@@ -16,7 +16,12 @@ from zoo.bases import zoo_base_loader
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 
-__all__ = ["Assessment", "RowScorer"]
+__all__ = ["Assessment", "RowScorer", "group_task"]
+
+
+def group_task(group: ZooGroup, task: Task | str | None = None) -> Task:
+    """``task`` if given, else the task the group recorded when it was built."""
+    return resolve_task(task if task is not None else group.backbone_spec.get("task", {}))
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class RowScorer:
         """The group's family and config, its recorded task (or ``task``), its stored base (a
         missing base is an error: never a freshly pretrained stand-in)."""
         family = get_family(group.family)
-        chosen = resolve_task(task if task is not None else group.backbone_spec.get("task", {}))
+        chosen = group_task(group, task)
         seed = int(group.backbone_spec.get("builder", {}).get("seed", 0))
         base = chosen.bind(zoo_base_loader(zoo, build_missing=False), seed)
         return cls(family, family.config_from_dict(group.family_config), chosen, base, group.schema)

@@ -205,6 +205,13 @@ class _Build:
         )
         return RunReport(value, self.plan.split_of(value), scores)
 
+    def start_of(self, parent: float | None) -> Tensors | None:
+        """The start of a run whose chain parent is ``parent``: its last checkpoint, or a fresh
+        start (None) where there is no parent."""
+        if parent is None:
+            return None
+        return last_checkpoint(self.group, self.task.condition, parent)
+
     def anchor(self) -> Tensors:
         """The shared start: fresh weights under ``seed``, trained on the training values."""
         fresh = RunStart(tuple(self.plan.training_values), self.plan.seed)
@@ -307,11 +314,7 @@ def _run_pending(build: _Build, on_run: Callable[[RunReport], None]) -> None:
             RunStart(
                 (value,),
                 plan.run_seed(run),
-                shared
-                if shared is not None
-                else None
-                if parents[value] is None
-                else last_checkpoint(build.group, build.task.condition, parents[value]),
+                shared if shared is not None else build.start_of(parents[value]),
             )
             for run, value in batch
         ]
