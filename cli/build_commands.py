@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -60,18 +61,22 @@ InitOption = Annotated[
 
 
 def parse_values(text: str) -> tuple[float, ...]:
-    """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of floats."""
+    """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of finite floats."""
     try:
+        numbers = [float(part) for part in text.split(":" if ":" in text else ",")]
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError
         if ":" in text:
-            start, stop, step = (float(part) for part in text.split(":"))
+            start, stop, step = numbers
             if step <= 0:
                 raise ValueError
             count = int(round((stop - start) / step)) + 1
             return tuple(round(start + i * step, 10) for i in range(count))
-        return tuple(float(part) for part in text.split(","))
+        return tuple(numbers)
     except ValueError:
         raise ParamgenError(
-            f"values {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list"
+            f"values {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list of "
+            "finite numbers"
         ) from None
 
 

@@ -40,7 +40,8 @@ def read_safetensors(
             f"{path} is a directory; give the .safetensors file inside it (e.g. model.safetensors)"
         )
     if not path.is_file():
-        raise ParamgenError(f"safetensors file {path} does not exist")
+        what = "is not a regular file (a pipe or device?)" if path.exists() else "does not exist"
+        raise ParamgenError(f"safetensors file {path} {what}; give a .safetensors file")
     try:
         with safe_open(path, framework="pt") as handle:
             names = tuple(handle.keys())

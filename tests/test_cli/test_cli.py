@@ -1,12 +1,15 @@
 """The CLI: version, info, import/export, and one-line errors without tracebacks."""
 
+import pytest
 import torch
 from peft import PeftModel
 from typer.testing import CliRunner
 
 from cli.app import app
+from cli.build_commands import parse_values
 from paramgen import __version__
 from paramgen.backbones import build_backbone
+from paramgen.errors import ParamgenError
 from paramgen.families.lora import LoraSpec, attach_lora
 
 runner = CliRunner()
@@ -128,3 +131,9 @@ def test_errors_are_one_line_without_traceback(tmp_path):
         ),
         "NAME=NUMBER",
     )
+
+
+@pytest.mark.parametrize("text", ["0,nan", "0:inf:1", "-inf,0"])
+def test_values_must_be_finite(text):
+    with pytest.raises(ParamgenError, match="finite numbers"):
+        parse_values(text)

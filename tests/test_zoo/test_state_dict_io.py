@@ -1,6 +1,8 @@
 """Plain state-dict files into a subset group from Python: per-file values, the group's own
 patterns on later calls, integer buffers left out, all or nothing."""
 
+import os
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -8,6 +10,7 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 from paramgen.families.subset import SubsetConfig
+from zoo.safetensors_file import read_safetensors
 from zoo.state_dict_io import import_state_dicts, read_state_dicts
 from zoo.store import Zoo
 
@@ -64,3 +67,10 @@ def test_a_bad_value_or_file_appends_nothing(tmp_path, files):
         with pytest.raises(ParamgenError, match="nope.safetensors does not exist"):
             import_state_dicts(zoo, GROUP, [files[0], tmp_path / "nope.safetensors"])
         assert len(zoo.group(GROUP)) == 1
+
+
+def test_a_pipe_where_a_file_is_expected_is_named(tmp_path):
+    pipe = tmp_path / "weights.safetensors"
+    os.mkfifo(pipe)
+    with pytest.raises(ParamgenError, match="is not a regular file"):
+        read_safetensors(pipe)
