@@ -30,7 +30,7 @@ from paramgen.backbones.unet import DigitsUNet
 from paramgen.data import load_digits16
 from paramgen.families.dpi import DPI
 from paramgen.frechet import classifier_features, frechet_distance
-from paramgen.interpolants import make_path
+from paramgen.paths import make_path
 from paramgen.solvers import sample
 from paramgen.training import train_flow_matching
 

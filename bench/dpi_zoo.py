@@ -38,7 +38,7 @@ import torch
 from spread import mean_sd
 
 from paramgen.generator import GeneratorConfig, ParamGenerator
-from paramgen.normalization import CENTRES
+from paramgen.generator.normalization import CENTRES
 from zoo.builders import DpiZooConfig, build_dpi_zoo
 from zoo.row_scoring import RowScorer
 from zoo.store import Zoo

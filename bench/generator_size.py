@@ -30,7 +30,7 @@ def measure(dim: int, kind: str, steps: int) -> dict:
     """Parameters, seconds per step and peak memory of one autoencoder (in this process)."""
     import torch
 
-    from paramgen.autoencoder import ParamAutoencoder
+    from paramgen.generator.autoencoder import ParamAutoencoder
 
     torch.manual_seed(0)
     model = ParamAutoencoder(dim, 64, KINDS[kind], 0.001, 0.1, 4)

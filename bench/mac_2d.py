@@ -35,7 +35,7 @@ from torch import nn
 from paramgen.data import sample_toy
 from paramgen.families.mac import MacMLP
 from paramgen.families.mac.training import rbf_mmd
-from paramgen.interpolants import LinearPath
+from paramgen.paths import LinearPath
 from paramgen.solvers import gamma_euler, sample
 
 RESULTS = Path(__file__).with_name("results")

@@ -40,7 +40,7 @@ import torch
 from spread import mean_sd
 
 from paramgen.generator import ParamGenerator, config_for_family
-from paramgen.normalization import TensorwiseNormalizer
+from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.schema import state_dict_sha256
 from zoo.bases import base_model
 from zoo.builders.subset import SubsetZooConfig, build_subset_zoo

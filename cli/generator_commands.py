@@ -22,10 +22,10 @@ from cli.build_commands import parse_values
 from cli.errors import user_errors
 from cli.progress import StageBars
 from cli.zoo_commands import parse_assignments
-from paramgen.condition_checks import ConditionRangeWarning
 from paramgen.errors import ParamgenError
 from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
+from paramgen.generator.condition_checks import ConditionRangeWarning
 from paramgen.inspect import latent_pca, save_pca
 from zoo.evaluation import evaluate_generator
 from zoo.novelty_report import plot_novelty

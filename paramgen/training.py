@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paramgen.data.digits import DigitImages
-from paramgen.interpolants import make_path
+from paramgen.paths import make_path
 
 __all__ = [
     "classification_loss",

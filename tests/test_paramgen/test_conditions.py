@@ -3,16 +3,20 @@
 import pytest
 import torch
 
-from paramgen.condition_checks import (
+from paramgen.data import Style, apply_style, load_digits16
+from paramgen.errors import ParamgenError
+from paramgen.generator.condition_checks import (
     RANGE_TOLERANCE,
     ConditionRangeWarning,
     OutOfRange,
     check_finite,
     report_outside_range,
 )
-from paramgen.conditions import ImageConditionEncoder, NoConditionEncoder, ScalarConditionEncoder
-from paramgen.data import Style, apply_style, load_digits16
-from paramgen.errors import ParamgenError
+from paramgen.generator.conditions import (
+    ImageConditionEncoder,
+    NoConditionEncoder,
+    ScalarConditionEncoder,
+)
 
 
 def test_training_examples_are_training_digits_in_each_rows_style():

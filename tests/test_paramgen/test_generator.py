@@ -7,11 +7,11 @@ import warnings
 import pytest
 import torch
 
-from paramgen.autoencoder import ParamAutoencoder
-from paramgen.condition_checks import ConditionRangeWarning
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet, config_for_family
-from paramgen.normalization import TensorwiseNormalizer
+from paramgen.generator.autoencoder import ParamAutoencoder
+from paramgen.generator.condition_checks import ConditionRangeWarning
+from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.schema import ParamSchema, ParamSpec
 
 SCHEMA = ParamSchema((ParamSpec("a.weight", (4, 5)), ParamSpec("b.bias", (7,))))

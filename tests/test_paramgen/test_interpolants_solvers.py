@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from paramgen.errors import ParamgenError
-from paramgen.interpolants import (
-    PATHS,
+from paramgen.paths import (
     ContinuousPath,
     DDPMPath,
     LinearPath,
     TrigPath,
     expand_like,
+    generator_path_names,
     make_path,
 )
 from paramgen.solvers import SAMPLERS, ddpm_timesteps, sample, samplers_for
@@ -325,14 +325,14 @@ def test_extras_reach_every_model_call(path, sampler):
 
 
 def test_registries_are_consistent():
-    assert all(make_path(name).name == name for name in PATHS)
+    assert all(make_path(name).name == name for name in generator_path_names())
     assert samplers_for(LinearPath()) == ["euler", "heun", "euler-maruyama"]
     assert samplers_for(DDPMPath()) == ["ddpm", "ddim"]
-    assert set(SAMPLERS) == {"euler", "heun", "euler-maruyama", "ddpm", "ddim"}
+    assert set(SAMPLERS) == {"euler", "heun", "euler-maruyama", "ddpm", "ddim", "gamma-euler"}
 
 
 def test_unknown_path_lists_the_valid_names():
-    with pytest.raises(ParamgenError, match="unknown path 'rectified'.*ddpm, linear, trig"):
+    with pytest.raises(ParamgenError, match="unknown path 'rectified'.*linear, trig, ddpm"):
         make_path("rectified")
 
 

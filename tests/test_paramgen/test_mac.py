@@ -14,8 +14,7 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacCoefficientNet, MacMLP
-from paramgen.interpolants import LinearPath
-from paramgen.mac_path import MacPath, sin_pi
+from paramgen.paths import LinearPath, MacPath, sin_pi
 from paramgen.solvers import gamma_euler, sample
 
 MEAN = torch.tensor([1.5, -2.0, 0.0], dtype=torch.float64)

@@ -12,7 +12,7 @@ from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacConvNet, gaussian_kernel
 from paramgen.families.mac.training import euler_images, mac_images, rbf_mmd, train_mac_net
 from paramgen.frechet import classifier_features, frechet_distance
-from paramgen.mac_path import MacPath
+from paramgen.paths import MacPath
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,14 +9,15 @@ import pytest
 import torch
 
 from paramgen.errors import ParamgenError
-from paramgen.interpolants import LinearPath, TrigPath
-from paramgen.solvers import sample
-from paramgen.stochastic_interpolants import (
+from paramgen.paths import (
     BrownianGamma,
+    LinearPath,
     QuadraticGamma,
     SineSquaredGamma,
     StochasticInterpolant,
+    TrigPath,
 )
+from paramgen.solvers import sample
 
 MEAN = torch.tensor([1.5, -2.0, 0.0], dtype=torch.float64)
 STD = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)

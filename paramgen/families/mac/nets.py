@@ -9,7 +9,7 @@ The paper (Lee et al., ICML 2025) uses s·LPF(tanh(φ(x_T))) with s = 0.05, M = 
 only supply ``unscaled``: :class:`MacMLP` (tanh of an MLP) for vectors, :class:`MacConvNet`
 (tanh of a small conv net, then a Gaussian low-pass filter, as the paper) for images. The net
 also holds the path's exponent q, so it describes the whole MAC family: ``net.path(x_start)`` is
-the :class:`paramgen.mac_path.MacPath` to hand to :func:`paramgen.solvers.gamma_euler`.
+the :class:`paramgen.paths.MacPath` to hand to :func:`paramgen.solvers.gamma_euler`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from paramgen.errors import ParamgenError
-from paramgen.mac_path import MacPath
+from paramgen.paths import MacPath
 
 __all__ = ["MacCoefficientNet", "MacConvNet", "MacMLP", "gaussian_kernel"]
 

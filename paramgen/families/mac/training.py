@@ -22,7 +22,7 @@ from paramgen.data.digits import DigitImages
 from paramgen.errors import ParamgenError
 from paramgen.families.mac.nets import MacCoefficientNet
 from paramgen.frechet import feature_tensor
-from paramgen.interpolants import make_path
+from paramgen.paths import make_path
 from paramgen.solvers import gamma_euler, sample
 
 __all__ = [

@@ -11,7 +11,7 @@
 
 Inputs are validated: an unknown condition name or a wrong shape is a clear error. Each encoder's
 ``outside_range`` lists the values outside its training range (only scalars have one); the
-generator reports them (``paramgen.condition_checks``).
+generator reports them (``paramgen.generator.condition_checks``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from paramgen.condition_checks import RANGE_TOLERANCE, OutOfRange
 from paramgen.data import Style, apply_style, load_digits16
 from paramgen.embeddings import sinusoidal_features
 from paramgen.errors import ParamgenError, check_names
+from paramgen.generator.condition_checks import RANGE_TOLERANCE, OutOfRange
 
 __all__ = [
     "CONDITION_ENCODERS",

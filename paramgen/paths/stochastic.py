@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from paramgen.errors import ParamgenError
-from paramgen.interpolants import ContinuousPath
+from paramgen.paths.continuous import ContinuousPath
 
 __all__ = [
     "GammaSchedule",

@@ -2,10 +2,11 @@
 
 Pipeline (p-diff / Cond P-Diff): per-tensor z-scoring (around per-tensor means or the mean row)
 → a noise-augmented 1D-conv autoencoder → standardised latents → a conditional latent denoiser
-trained with one of the shared paths (DDPM ε-prediction, linear or trig flow matching) with
-classifier-free condition dropout → sampling with the shared solvers and a guidance scale →
-decode → un-normalise → unflatten. A training set without conditions (p-diff: checkpoints of one
-model) gives an unconditional generator (``NoConditionEncoder``); sampling it takes ``{}``.
+trained on one of the registered paths (:mod:`paramgen.paths`) with classifier-free condition
+dropout (the fit: :mod:`paramgen.generator.fit`) → sampling with the registered solvers and
+classifier-free guidance (:mod:`paramgen.guidance`) → decode → un-normalise → unflatten. A
+training set without conditions (p-diff: checkpoints of one model) gives an unconditional
+generator (``NoConditionEncoder``); sampling it takes ``{}``.
 
 Saved as a folder: ``config.json`` (everything needed to rebuild it) + ``model.safetensors``.
 """
@@ -14,110 +15,33 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from paramgen import __version__
-from paramgen.autoencoder import ParamAutoencoder
-from paramgen.checkpoint import FitCheckpoint, Resume, fingerprint
-from paramgen.condition_checks import check_finite, report_outside_range
-from paramgen.conditions import CONDITION_ENCODERS, NoConditionEncoder
-from paramgen.denoiser import LatentDenoiser
 from paramgen.errors import ParamgenError
-from paramgen.families import family_names, get_family
-from paramgen.interpolants import make_path
-from paramgen.normalization import CENTRES, Centre, TensorwiseNormalizer
+from paramgen.generator.autoencoder import ParamAutoencoder
+from paramgen.generator.checkpoint import FitCheckpoint, fingerprint
+from paramgen.generator.condition_checks import check_finite, report_outside_range
+from paramgen.generator.conditions import CONDITION_ENCODERS, NoConditionEncoder
+from paramgen.generator.config import GeneratorConfig, TrainingSet
+from paramgen.generator.denoiser import LatentDenoiser
+from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
+from paramgen.generator.normalization import TensorwiseNormalizer
+from paramgen.guidance import ClassifierFreeGuidance
+from paramgen.paths import make_path
 from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
-from paramgen.solvers import samplers_for
 
-__all__ = [
-    "FIT_CHECKPOINT",
-    "GeneratorConfig",
-    "TrainingSet",
-    "ParamGenerator",
-    "config_for_family",
-]
+__all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside them while a fit runs
-DEFAULT_SAMPLING = {"linear": ("heun", 25), "trig": ("heun", 25), "ddpm": ("ddim", 50)}
-Progress = Callable[[str, int, int, float], None]
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """What a generator is (saved with it). Sampling knobs go to ``sample``."""
-
-    centre: Centre = "tensor"  # "element" for rows sharing most values (TensorwiseNormalizer)
-    latent_dim: int = 64
-    ae_channels: tuple[int, ...] = (32, 64, 64)
-    ae_stride: int = 4
-    input_noise: float = 0.001
-    latent_noise: float = 0.1
-    ae_steps: int = 1500
-    ae_lr: float = 1e-3
-    path: str = "linear"
-    width: int = 256
-    depth: int = 4
-    condition: str = "scalar"
-    condition_dim: int = 128
-    examples: int = 16
-    condition_dropout: float = 0.1
-    denoiser_steps: int = 3000
-    denoiser_lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        make_path(self.path)  # raises on an unknown path name
-        if self.centre not in CENTRES:
-            raise ParamgenError(f"centre must be one of {list(CENTRES)}, got {self.centre!r}")
-        if self.condition not in CONDITION_ENCODERS:
-            raise ParamgenError(
-                f"condition must be one of {list(CONDITION_ENCODERS)}, got {self.condition!r}"
-            )
-        if not 0 <= self.condition_dropout < 1:
-            raise ParamgenError(
-                f"condition_dropout must be in [0, 1), got {self.condition_dropout}"
-            )
-
-
-def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
-    """``GeneratorConfig`` with the registered ``family``'s ``generator_defaults`` (none for an
-    unregistered or missing family), then ``overrides``."""
-    defaults = get_family(family).generator_defaults if family in family_names() else {}
-    return GeneratorConfig(**{**defaults, **overrides})
-
-
-@dataclass
-class _FitRun:
-    """What every training stage of one fit shares: its random stream and checkpointing."""
-
-    rng: torch.Generator
-    on_progress: Progress | None
-    checkpoint: FitCheckpoint | None = None
-    every: int = 100
-    resume: Resume | None = None
-
-
-_STAGES = ("autoencoder", "denoiser")
-
-
-@dataclass
-class TrainingSet:
-    """Rows [N, D] (raw weights), their conditions {name: [N, *shape]}, and what they are."""
-
-    params: torch.Tensor
-    conditions: dict[str, torch.Tensor]
-    schema: ParamSchema
-    metadata: dict = field(default_factory=dict)  # family, family_config, backbone, group, …
 
 
 class ParamGenerator(nn.Module):
@@ -164,7 +88,7 @@ class ParamGenerator(nn.Module):
     def fit(
         cls,
         data: TrainingSet,
-        config: GeneratorConfig = GeneratorConfig(),
+        config: GeneratorConfig | None = None,
         on_progress: Progress | None = None,
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 100,
@@ -176,6 +100,7 @@ class ParamGenerator(nn.Module):
         of the same config and rows resumes from it, ending with the same weights as an
         uninterrupted fit. The file is left in place; delete it once the generator is saved.
         """
+        config = config or GeneratorConfig()
         if len(data.params) < 2:
             raise ParamgenError(
                 f"a generator needs at least 2 training rows, got {len(data.params)}"
@@ -190,7 +115,7 @@ class ParamGenerator(nn.Module):
         generator = cls(config, data.schema, shapes, data.metadata)
         generator.normalizer.fit(data.params)
         generator.condition_encoder.fit(data.conditions)
-        run = _FitRun(torch.Generator().manual_seed(config.seed), on_progress)
+        run = FitRun(torch.Generator().manual_seed(config.seed), on_progress)
         if checkpoint is not None:
             fit_fingerprint = fingerprint(
                 asdict(config),
@@ -202,66 +127,11 @@ class ParamGenerator(nn.Module):
             if run.resume is not None:
                 FitCheckpoint.restore_model(run.resume, generator)
         rows = generator.normalizer.normalize(data.params)
-        generator._train_autoencoder(rows, run)
-        generator._train_denoiser(rows, data.conditions, run)
+        train_autoencoder(generator, rows, run)
+        train_denoiser(generator, rows, data.conditions, run)
         return generator.eval()
 
-    def _optimise(
-        self,
-        stage: str,
-        parameters: list[torch.Tensor],
-        lr: float,
-        weight_decay: float,
-        steps: int,
-        loss_of_step: Callable[[], torch.Tensor],
-        run: _FitRun,
-    ) -> None:
-        """AdamW with a cosine learning-rate decay over ``steps`` steps of ``loss_of_step``."""
-        optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-        first = 1
-        if run.resume is not None:
-            ahead = _STAGES.index(run.resume.stage) - _STAGES.index(stage)
-            if ahead > 0:
-                return  # finished before the checkpoint; its weights came with the model state
-            if ahead == 0:
-                FitCheckpoint.restore_training(run.resume, optimiser, schedule, run.rng)
-                first = run.resume.step + 1
-        for step in range(first, steps + 1):
-            loss = loss_of_step()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            if run.checkpoint is not None and (step % run.every == 0 or step == steps):
-                run.checkpoint.save(stage, step, self, optimiser, schedule, run.rng)
-            if run.on_progress:
-                run.on_progress(stage, step, steps, loss.item())
-
-    def _train_autoencoder(self, rows: torch.Tensor, run: _FitRun) -> None:
-        config, rng = self.config, run.rng
-
-        def reconstruction_loss() -> torch.Tensor:
-            batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
-            return F.mse_loss(self.autoencoder(batch, rng), batch)
-
-        self.autoencoder.train()
-        self._optimise(
-            "autoencoder",
-            list(self.autoencoder.parameters()),
-            config.ae_lr,
-            2e-6,
-            config.ae_steps,
-            reconstruction_loss,
-            run,
-        )
-        self.autoencoder.eval()
-        with torch.no_grad():
-            latents = self.autoencoder.encode(rows)
-            self.latent_mean.copy_(latents.mean(dim=0))
-            self.latent_std.copy_(latents.std(dim=0).clamp_min(1e-4))
-
-    def _condition_embedding(
+    def condition_embedding(
         self, conditions: Mapping[str, torch.Tensor], n: int, drop: torch.Tensor | None
     ) -> torch.Tensor:
         """[n, E] condition embeddings; ``drop`` [n] marks rows that get the null embedding."""
@@ -274,39 +144,6 @@ class ParamGenerator(nn.Module):
                 drop[:, None], self.null_condition.expand_as(embedding), embedding
             )
         return embedding
-
-    def _train_denoiser(
-        self, rows: torch.Tensor, conditions: Mapping[str, torch.Tensor], run: _FitRun
-    ) -> None:
-        config, rng = self.config, run.rng
-        latents = self.encode_normalized(rows).detach()
-
-        def path_loss() -> torch.Tensor:
-            index = torch.randint(len(latents), (config.batch_size,), generator=rng)
-            batch = {name: value[index] for name, value in conditions.items()}
-            inputs = self.condition_encoder.training_inputs(batch, rng)
-            drop = torch.rand(config.batch_size, generator=rng) < config.condition_dropout
-            noise = torch.randn(latents[index].shape, generator=rng)
-            sample = self.path.sample_training(latents[index], noise, rng)
-            embedding = self._condition_embedding(inputs, config.batch_size, drop)
-            return F.mse_loss(self.denoiser(sample.x_t, sample.t, embedding), sample.target)
-
-        trainable = [
-            *self.denoiser.parameters(),
-            *self.condition_encoder.parameters(),
-            self.null_condition,
-        ]
-        self.denoiser.train()
-        self._optimise(
-            "denoiser",
-            trainable,
-            config.denoiser_lr,
-            0.0,
-            config.denoiser_steps,
-            path_loss,
-            run,
-        )
-        self.denoiser.eval()
 
     # ------------------------------------------------------------------------ encode / decode
     def encode_normalized(self, rows: torch.Tensor) -> torch.Tensor:
@@ -346,13 +183,7 @@ class ParamGenerator(nn.Module):
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
-        default_sampler, default_steps = DEFAULT_SAMPLING[self.config.path]
-        sampler, steps = sampler or default_sampler, steps or default_steps
-        if sampler not in samplers_for(self.path):
-            raise ParamgenError(
-                f"sampler {sampler!r} does not fit the {self.config.path!r} path; "
-                f"choose one of {samplers_for(self.path)}"
-            )
+        sampler, steps = sampler or self.path.default_sampler, steps or self.path.default_steps
         device = self.latent_mean.device  # sampling runs where the generator is (.to("cuda"))
         inputs = {
             name: torch.as_tensor(value, dtype=torch.float32).to(device)
@@ -360,16 +191,10 @@ class ParamGenerator(nn.Module):
         }
         check_finite(inputs)
         report_outside_range(self.condition_encoder.outside_range(inputs), strict)
-        embedding = self._condition_embedding(inputs, n, None)
-        null = self.null_condition.expand_as(embedding)
-
-        def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            if guidance == 1.0:
-                return self.denoiser(x, t, embedding)
-            both = self.denoiser(torch.cat([x, x]), torch.cat([t, t]), torch.cat([embedding, null]))
-            conditional, unconditional = both.chunk(2)
-            return unconditional + guidance * (conditional - unconditional)
-
+        embedding = self.condition_embedding(inputs, n, None)
+        guided = ClassifierFreeGuidance(
+            self.denoiser, guidance, {"condition": self.null_condition.expand_as(embedding)}
+        )
         rng = torch.Generator().manual_seed(seed)
         noise = torch.randn(n, self.config.latent_dim, generator=rng).to(device)
         return solve(
@@ -380,6 +205,7 @@ class ParamGenerator(nn.Module):
             steps=steps,
             diffusion=diffusion,
             generator=rng,
+            condition=embedding,
         )
 
     def sample_rows(self, condition: Mapping, n: int, **sampling) -> torch.Tensor:

@@ -21,17 +21,22 @@ end, where the paper puts MAC's flexibility, and with the same f and g:
 The time derivatives diverge at the data end (t → 1) when w ≠ 0, through the τ^{1/q − 1} factor;
 at t = 1 they are evaluated at τ = the dtype's smallest normal number instead (huge when w ≠ 0,
 exact when w = 0). The γ-space sampler (:func:`paramgen.solvers.gamma_euler`) never needs them.
+
+The model a MAC path serves is a linear-path velocity model shown the row's mean data weight as
+its time (what the γ-space sampler feeds it), so a training pair is x_t on the MAC path, that
+mean as t, and data − noise as the target.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
 
 from paramgen.errors import ParamgenError
-from paramgen.interpolants import Coefficients
+from paramgen.paths.base import Coefficients, Path, PathSample, check_pair, uniform_times
 
 __all__ = ["MacPath", "sin_pi"]
 
@@ -46,7 +51,7 @@ def sin_pi(x: Tensor) -> Tensor:
     return (1 - 2 * torch.remainder(k, 2)) * torch.sin(math.pi * (x - k))
 
 
-class MacPath:
+class MacPath(Path):
     """x_t = α(t)⊙noise + β(t)⊙data with one (α, β) per sample and dimension.
 
     ``weights`` [N, 2, M, ...]: the f weights ([:, 0]) and the g weights ([:, 1]) of M basis
@@ -55,6 +60,9 @@ class MacPath:
     """
 
     name = "mac"
+    prediction: ClassVar[Literal["velocity", "epsilon"]] = "velocity"
+    default_sampler: ClassVar[str] = "gamma-euler"
+    default_steps: ClassVar[int] = 10
 
     def __init__(self, weights: Tensor, exponent: float = 7.0):
         if weights.ndim < 4 or weights.shape[1] != 2 or weights.shape[2] < 1:
@@ -123,3 +131,21 @@ class MacPath:
         d_f, d_g = 1 + 2 * s[:, 0] * d_s[:, 0], -1 + 2 * s[:, 1] * d_s[:, 1]
         d_beta = (d_f * g - f * d_g) / (f + g) ** 2
         return Coefficients(alpha=g / (f + g), beta=f / (f + g), d_alpha=-d_beta, d_beta=d_beta)
+
+    def mixing(self, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
+        """(β, 1 − β) at t [N], each [N, ...] (per sample and dimension)."""
+        beta = self.beta_t(t)
+        return beta, 1 - beta
+
+    def sample_training(
+        self, data: Tensor, noise: Tensor, generator: torch.Generator | None = None
+    ) -> PathSample:
+        """t ~ U[0, 1); x_t = (1 − β)⊙noise + β⊙data; the model's time is the row's mean β and
+        its target the linear-path velocity data − noise (see the module docstring)."""
+        check_pair(data, noise)
+        beta = self.beta_t(uniform_times(data, generator))
+        return PathSample(
+            x_t=(1 - beta) * noise + beta * data,
+            t=beta.flatten(1).mean(dim=1),
+            target=data - noise,
+        )

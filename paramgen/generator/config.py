@@ -1,0 +1,81 @@
+"""What a generator is: its config (saved with it) and the training set it is fitted on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from paramgen.errors import ParamgenError
+from paramgen.families import family_names, get_family
+from paramgen.generator.conditions import CONDITION_ENCODERS
+from paramgen.generator.normalization import CENTRES, Centre
+from paramgen.paths import generator_path_names
+from paramgen.schema import ParamSchema
+
+__all__ = ["GeneratorConfig", "TrainingSet", "config_for_family"]
+
+
+def _knob(default, help: str, **kwargs):
+    """A config field with its help text (the CLI's option help reads it)."""
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What a generator is (saved with it). Sampling knobs go to ``sample``."""
+
+    centre: Centre = _knob(
+        "tensor", "Normalisation centre: per-tensor mean, or the mean row (rows sharing a base)."
+    )
+    latent_dim: int = _knob(64, "Latent size of the parameter autoencoder.")
+    ae_channels: tuple[int, ...] = _knob((32, 64, 64), "Channels of the autoencoder's conv stages.")
+    ae_stride: int = _knob(4, "Stride of each autoencoder conv stage.")
+    input_noise: float = _knob(0.001, "Noise added to the autoencoder's input rows in training.")
+    latent_noise: float = _knob(0.1, "Noise added to the latents in autoencoder training.")
+    ae_steps: int = _knob(1500, "Autoencoder training steps.")
+    ae_lr: float = _knob(1e-3, "Autoencoder learning rate.")
+    path: str = _knob("linear", "Noise-to-data path the latent model trains on.")
+    width: int = _knob(256, "Width of the latent denoiser.")
+    depth: int = _knob(4, "Residual blocks of the latent denoiser.")
+    condition: str = _knob("scalar", "Condition encoder (groups without conditions use none).")
+    condition_dim: int = _knob(128, "Size of the condition embedding.")
+    examples: int = _knob(16, "Example images per condition (style-images encoder).")
+    condition_dropout: float = _knob(0.1, "Share of training rows with the condition dropped.")
+    denoiser_steps: int = _knob(3000, "Latent denoiser training steps.")
+    denoiser_lr: float = _knob(1e-3, "Latent denoiser learning rate.")
+    batch_size: int = _knob(64, "Rows per training step.")
+    seed: int = _knob(0, "Seed of the initial weights and every training draw.")
+
+    def __post_init__(self) -> None:
+        if self.path not in generator_path_names():
+            raise ParamgenError(
+                f"unknown path {self.path!r}; expected one of {', '.join(generator_path_names())}"
+            )
+        if self.centre not in CENTRES:
+            raise ParamgenError(f"centre must be one of {list(CENTRES)}, got {self.centre!r}")
+        if self.condition not in CONDITION_ENCODERS:
+            raise ParamgenError(
+                f"condition must be one of {list(CONDITION_ENCODERS)}, got {self.condition!r}"
+            )
+        if not 0 <= self.condition_dropout < 1:
+            raise ParamgenError(
+                f"condition_dropout must be in [0, 1), got {self.condition_dropout}"
+            )
+
+
+def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
+    """``GeneratorConfig`` with the registered ``family``'s ``generator_defaults`` (none for an
+    unregistered or missing family), then ``overrides``."""
+    defaults = get_family(family).generator_defaults if family in family_names() else {}
+    return GeneratorConfig(**{**defaults, **overrides})
+
+
+@dataclass
+class TrainingSet:
+    """Rows [N, D] (raw weights), their conditions {name: [N, *shape]}, and what they are."""
+
+    params: torch.Tensor
+    conditions: dict[str, torch.Tensor]
+    schema: ParamSchema
+    metadata: dict = field(default_factory=dict)  # family, family_config, backbone, group, …

@@ -1,0 +1,139 @@
+"""The fit loop: the autoencoder stage, then the latent denoiser stage, checkpointed and resumable.
+
+Both stages run the same AdamW loop with a cosine learning-rate decay (:func:`optimise`). A fit
+given a checkpoint file saves there every ``every`` steps and at the end of each stage; a fit that
+finds its own checkpoint skips the finished stages and resumes the current one at the next step
+with the saved optimiser, schedule and random state, so it ends with the same weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from paramgen.generator.checkpoint import FitCheckpoint, Resume
+
+if TYPE_CHECKING:
+    from paramgen.generator.model import ParamGenerator
+
+__all__ = ["STAGES", "FitRun", "Progress", "optimise", "train_autoencoder", "train_denoiser"]
+
+Progress = Callable[[str, int, int, float], None]
+"""``on_progress(stage, step, steps, loss)``, called after every training step."""
+
+STAGES = ("autoencoder", "denoiser")
+
+
+@dataclass
+class FitRun:
+    """What every training stage of one fit shares: its random stream and checkpointing."""
+
+    rng: torch.Generator
+    on_progress: Progress | None
+    checkpoint: FitCheckpoint | None = None
+    every: int = 100
+    resume: Resume | None = None
+
+
+def optimise(
+    generator: ParamGenerator,
+    stage: str,
+    parameters: list[torch.Tensor],
+    *,
+    lr: float,
+    weight_decay: float,
+    steps: int,
+    loss_of_step: Callable[[], torch.Tensor],
+    run: FitRun,
+) -> None:
+    """AdamW with a cosine learning-rate decay over ``steps`` steps of ``loss_of_step``."""
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    first = 1
+    if run.resume is not None:
+        ahead = STAGES.index(run.resume.stage) - STAGES.index(stage)
+        if ahead > 0:
+            return  # finished before the checkpoint; its weights came with the model state
+        if ahead == 0:
+            FitCheckpoint.restore_training(run.resume, optimiser, schedule, run.rng)
+            first = run.resume.step + 1
+    for step in range(first, steps + 1):
+        loss = loss_of_step()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if run.checkpoint is not None and (step % run.every == 0 or step == steps):
+            run.checkpoint.save(stage, step, generator, optimiser, schedule, run.rng)
+        if run.on_progress:
+            run.on_progress(stage, step, steps, loss.item())
+
+
+def train_autoencoder(generator: ParamGenerator, rows: torch.Tensor, run: FitRun) -> None:
+    """Fit the autoencoder to normalised ``rows`` [N, D], then the latents' mean and spread."""
+    config, rng, autoencoder = generator.config, run.rng, generator.autoencoder
+
+    def reconstruction_loss() -> torch.Tensor:
+        batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
+        return F.mse_loss(autoencoder(batch, rng), batch)
+
+    autoencoder.train()
+    optimise(
+        generator,
+        "autoencoder",
+        list(autoencoder.parameters()),
+        lr=config.ae_lr,
+        weight_decay=2e-6,
+        steps=config.ae_steps,
+        loss_of_step=reconstruction_loss,
+        run=run,
+    )
+    autoencoder.eval()
+    with torch.no_grad():
+        latents = autoencoder.encode(rows)
+        generator.latent_mean.copy_(latents.mean(dim=0))
+        generator.latent_std.copy_(latents.std(dim=0).clamp_min(1e-4))
+
+
+def train_denoiser(
+    generator: ParamGenerator,
+    rows: torch.Tensor,
+    conditions: Mapping[str, torch.Tensor],
+    run: FitRun,
+) -> None:
+    """Fit the latent denoiser on the path, dropping the condition for a share of the rows."""
+    config, rng = generator.config, run.rng
+    latents = generator.encode_normalized(rows).detach()
+
+    def path_loss() -> torch.Tensor:
+        index = torch.randint(len(latents), (config.batch_size,), generator=rng)
+        batch = {name: value[index] for name, value in conditions.items()}
+        inputs = generator.condition_encoder.training_inputs(batch, rng)
+        drop = torch.rand(config.batch_size, generator=rng) < config.condition_dropout
+        noise = torch.randn(latents[index].shape, generator=rng)
+        sample = generator.path.sample_training(latents[index], noise, rng)
+        embedding = generator.condition_embedding(inputs, config.batch_size, drop)
+        prediction = generator.denoiser(sample.x_t, sample.t, condition=embedding)
+        return F.mse_loss(prediction, sample.target)
+
+    trainable = [
+        *generator.denoiser.parameters(),
+        *generator.condition_encoder.parameters(),
+        generator.null_condition,
+    ]
+    generator.denoiser.train()
+    optimise(
+        generator,
+        "denoiser",
+        trainable,
+        lr=config.denoiser_lr,
+        weight_decay=0.0,
+        steps=config.denoiser_steps,
+        loss_of_step=path_loss,
+        run=run,
+    )
+    generator.denoiser.eval()
