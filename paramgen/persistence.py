@@ -54,7 +54,8 @@ def untagged(cls: type, values: Mapping[str, Any], where: str) -> dict:
     named = values.pop(CLASS_KEY, cls.__name__)
     values.pop(VERSION_KEY, None)
     if named != cls.__name__:
-        hint = f"; load it with {named}.from_pretrained" if named in PRETRAINED else ""
+        known = isinstance(named, str) and named in PRETRAINED
+        hint = f"; load it with {named}.from_pretrained" if known else ""
         raise ParamgenError(f"{where} holds a {named!r}, not a {cls.__name__}{hint}")
     return values
 
