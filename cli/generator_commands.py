@@ -27,6 +27,7 @@ from paramgen.families import get_family
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
 from paramgen.generator.condition_checks import ConditionRangeWarning
 from paramgen.inspect import latent_pca, save_pca
+from paramgen.persistence import CONFIG_FILE
 from zoo.evaluation import evaluate_generator
 from zoo.novelty_report import plot_novelty
 from zoo.peft_io import PeftAdapter, write_peft_adapter
@@ -144,7 +145,7 @@ def train(
     checkpoint = out / FIT_CHECKPOINT
     if force:
         checkpoint.unlink(missing_ok=True)
-    elif (out / "config.json").exists():
+    elif (out / CONFIG_FILE).exists():
         _console.print(f"{out} already holds a trained generator; kept (pass --force to retrain)")
         return
     elif checkpoint.exists():

@@ -23,6 +23,7 @@ import torch
 
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator
 from paramgen.inspect import latent_pca, save_pca
+from paramgen.persistence import CONFIG_FILE
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.driver import RunReport
 from zoo.evaluation import ConditionScores, evaluate_generator
@@ -76,7 +77,7 @@ def run_main_job(
     with Zoo.open(zoo_path) as zoo:
         data = training_set(zoo.group(group_name))
         announce("generator")
-        if (generator_dir / "config.json").exists():
+        if (generator_dir / CONFIG_FILE).exists():
             generator = ParamGenerator.from_pretrained(generator_dir)
         else:
             checkpoint = generator_dir / FIT_CHECKPOINT

@@ -8,22 +8,20 @@ classifier-free guidance (:mod:`paramgen.guidance`) → decode → un-normalise 
 training set without conditions (p-diff: checkpoints of one model) gives an unconditional
 generator (``NoConditionEncoder``); sampling it takes ``{}``.
 
-Saved as a folder: ``config.json`` (everything needed to rebuild it) + ``model.safetensors``.
+Saved as a folder (:mod:`paramgen.persistence`): ``config.json`` (everything needed to rebuild
+it) + ``model.safetensors``.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from paramgen import __version__
 from paramgen.errors import ParamgenError
 from paramgen.generator.autoencoder import ParamAutoencoder
 from paramgen.generator.checkpoint import FitCheckpoint, fingerprint
@@ -35,17 +33,21 @@ from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_de
 from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.guidance import ClassifierFreeGuidance
 from paramgen.paths import make_path
+from paramgen.persistence import Pretrained, without_unknown
 from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 
 __all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
 
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
-FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside them while a fit runs
+FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside config.json while a fit runs
 
 
-class ParamGenerator(nn.Module):
+class ParamGenerator(Pretrained, nn.Module):
     """Use ``ParamGenerator.fit`` to train one, ``from_pretrained`` to load one."""
+
+    config_keys = ("condition_shapes", "config", "metadata", "schema")
+    optional_keys = frozenset({"metadata"})
+    mismatch_fix = "save the generator again"
 
     def __init__(
         self,
@@ -220,63 +222,26 @@ class ParamGenerator(nn.Module):
         return [self.schema.unflatten(row) for row in self.sample_rows(condition, n, **sampling)]
 
     # ---------------------------------------------------------------------------- persistence
-    def save_pretrained(self, folder: str | Path) -> Path:
-        """Write ``config.json`` + ``model.safetensors``; ``from_pretrained`` needs nothing else."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        description = {
-            "class": type(self).__name__,
-            "paramgen_version": __version__,
+    def to_config(self) -> dict:
+        """Its ``GeneratorConfig``, row layout, condition shapes and what it was fit on."""
+        return {
             "config": asdict(self.config),
             "schema": json.loads(self.schema.to_json()),
             "condition_shapes": {k: list(v) for k, v in self.condition_shapes.items()},
             "metadata": self.metadata,
         }
-        (folder / CONFIG_FILE).write_text(json.dumps(description, indent=2, sort_keys=True))
-        state = {name: tensor.contiguous() for name, tensor in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_FILE, metadata={"format": "pt"})
-        return folder
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> ParamGenerator:
-        folder = Path(folder)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (folder / name).is_file():
-                raise ParamgenError(
-                    f"{folder} has no {name}; is it a folder written by save_pretrained?"
-                )
-        try:
-            description = json.loads((folder / CONFIG_FILE).read_text())
-            config_values = dict(description["config"])
-        except (json.JSONDecodeError, KeyError) as error:
-            raise ParamgenError(
-                f"{folder / CONFIG_FILE} is not a generator config ({error})"
-            ) from error
-        if description.get("class") != cls.__name__:
-            raise ParamgenError(
-                f"{folder} holds a {description.get('class')!r}, not a {cls.__name__}"
-            )
-        known = {f.name for f in fields(GeneratorConfig)}
-        unknown = sorted(set(config_values) - known)
-        if unknown:
-            warnings.warn(f"{folder}: ignoring unknown config keys {unknown}", stacklevel=2)
-        config_values = {k: v for k, v in config_values.items() if k in known}
-        config_values["ae_channels"] = tuple(
-            config_values.get("ae_channels", GeneratorConfig.ae_channels)
+    def from_config(cls, config: dict) -> ParamGenerator:
+        """Config keys a newer paramgen wrote are dropped with a warning; missing ones default."""
+        values = without_unknown(
+            config["config"], (f.name for f in fields(GeneratorConfig)), "generator config"
         )
-        generator = cls(
-            GeneratorConfig(**config_values),
-            ParamSchema.from_json(json.dumps(description["schema"])),
-            {k: tuple(v) for k, v in description["condition_shapes"].items()},
-            description.get("metadata", {}),
+        if "ae_channels" in values:
+            values["ae_channels"] = tuple(values["ae_channels"])  # a list in JSON
+        return cls(
+            GeneratorConfig(**values),
+            ParamSchema.from_json(json.dumps(config["schema"])),
+            {k: tuple(v) for k, v in config["condition_shapes"].items()},
+            config.get("metadata", {}),
         )
-        try:
-            generator.load_state_dict(load_file(folder / WEIGHTS_FILE))
-        except RuntimeError as error:  # missing, unexpected or mis-shaped tensors
-            first_line = str(error).splitlines()[1:2] or [str(error)]
-            raise ParamgenError(
-                f"{folder / WEIGHTS_FILE} does not match its config.json "
-                f"({first_line[0].strip()}); "
-                "save the generator again"
-            ) from None
-        return generator.eval()

@@ -128,17 +128,6 @@ def test_guidance_and_other_samplers_run(fitted):
         assert torch.isfinite(rows).all()
 
 
-def test_save_then_load_gives_identical_samples(fitted, tmp_path):
-    fitted.save_pretrained(tmp_path / "gen")
-    described = json.loads((tmp_path / "gen" / "config.json").read_text())
-    assert described["class"] == "ParamGenerator" and described["config"]["path"] == "linear"
-    assert described["metadata"] == {"family": "test"}
-    loaded = ParamGenerator.from_pretrained(tmp_path / "gen")
-    assert torch.equal(
-        loaded.sample_rows({"angle": 0.3}, 3, seed=2), fitted.sample_rows({"angle": 0.3}, 3, seed=2)
-    )
-
-
 def test_ddpm_path_fits_and_samples():
     generator = ParamGenerator.fit(synthetic_set(), GeneratorConfig(**TINY, path="ddpm"))
     rows = generator.sample_rows({"angle": 0.0}, 2, steps=10)
@@ -167,21 +156,17 @@ def test_bad_configs_and_training_sets():
         ParamGenerator.fit(bad, GeneratorConfig(**TINY))
 
 
-def test_loading_checks_the_folder(fitted, tmp_path):
-    with pytest.raises(ParamgenError, match="no config.json"):
-        ParamGenerator.from_pretrained(tmp_path / "missing")
+def test_saved_config_holds_the_generator_config_and_skips_unknown_fields(fitted, tmp_path):
+    """Save → load → identical samples, and broken folders: tests/paramgen/test_persistence.py."""
     fitted.save_pretrained(tmp_path / "gen")
     config_path = tmp_path / "gen" / "config.json"
     described = json.loads(config_path.read_text())
+    assert described["config"]["path"] == "linear" and described["metadata"] == {"family": "test"}
     described["config"]["from_the_future"] = 1
     config_path.write_text(json.dumps(described))
-    with pytest.warns(UserWarning, match="from_the_future"):
-        ParamGenerator.from_pretrained(tmp_path / "gen")
-    del described["config"]["from_the_future"]
-    described["config"]["latent_dim"] = 9  # weights no longer fit
-    config_path.write_text(json.dumps(described))
-    with pytest.raises(ParamgenError, match="does not match its config"):
-        ParamGenerator.from_pretrained(tmp_path / "gen")
+    with pytest.warns(UserWarning, match=r"generator config: ignoring .*\['from_the_future'\]"):
+        loaded = ParamGenerator.from_pretrained(tmp_path / "gen")
+    assert loaded.config == fitted.config
 
 
 def test_example_image_conditioning():

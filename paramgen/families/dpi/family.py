@@ -12,6 +12,7 @@ from torch import nn
 from paramgen.errors import ParamgenError
 from paramgen.families.dpi.wrapper import DPI
 from paramgen.families.protocol import Family, Tensors, load_tensors
+from paramgen.persistence import tagged, untagged
 
 __all__ = ["DpiConfig", "DpiFamily"]
 
@@ -43,24 +44,20 @@ class DpiFamily(Family):
     generator_defaults = {"centre": "element", "ae_channels": ()}
 
     def config_to_dict(self, config: DpiConfig) -> dict:
-        return {"class": DPI.__name__, **asdict(config)}
+        return tagged(DPI, asdict(config))
 
     def config_from_dict(self, values: Mapping) -> DpiConfig:
         """Also reads groups built before the family protocol, which recorded the wrapped
         module's class name (``module``) too."""
-        values = {k: v for k, v in values.items() if k != "module"}
-        kind = values.pop("class", DPI.__name__)
-        if kind != DPI.__name__:
-            raise ParamgenError(f"DPI family config names class {kind!r}; expected 'DPI'")
+        values = untagged(DPI, values, "DPI family config")
+        values.pop("module", None)
         return super().config_from_dict(values)
 
     def attach(
         self, base: nn.Module, config: DpiConfig, start: Mapping[str, torch.Tensor] | None = None
     ) -> DPI:
         """θ0 = θ1 = a copy of ``base``, λ's logits drawn from the global RNG (or ``start``)."""
-        dpi = DPI(
-            copy.deepcopy(base), config.s_min, config.s_max, config.table_size, config.log_scale
-        )
+        dpi = DPI.from_config(asdict(config), copy.deepcopy(base))
         if start is not None:
             what = f"a DPI row (table size {config.table_size})"
             load_tensors(dict(dpi.named_parameters()), start, what)

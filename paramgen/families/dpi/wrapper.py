@@ -14,27 +14,23 @@ scale their gradients by λ and 1 − λ. One s per batch is the fast path; a ba
 values runs once per distinct value (grouping), so it costs one call per distinct s.
 
 ``parameter_groups(lr)`` gives λ's logits their own learning rate (100× by default, as the paper).
-Saved as ``config.json`` + ``model.safetensors``; loading needs a fresh module of the same
-architecture to wrap.
+Saved as ``config.json`` + ``model.safetensors`` (:mod:`paramgen.persistence`); loading needs a
+fresh module of the same architecture to wrap.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.func import functional_call
 
 from paramgen.errors import ParamgenError
+from paramgen.persistence import Pretrained
 
 __all__ = ["DPI", "LambdaTable"]
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 class LambdaTable(nn.Module):
@@ -66,8 +62,15 @@ class LambdaTable(nn.Module):
         return torch.minimum(below + weight * (above - below), above)
 
 
-class DPI(nn.Module):
-    """``forward(x, s, *args)``: the wrapped module on x (and args) with weights mixed by λ(s)."""
+class DPI(Pretrained, nn.Module):
+    """``forward(x, s, *args)``: the wrapped module on x (and args) with weights mixed by λ(s).
+
+    ``DPI.from_pretrained(folder, module)`` loads a saved one around a fresh ``module``.
+    """
+
+    config_keys = ("log_scale", "module", "s_max", "s_min", "table_size")
+    optional_keys = frozenset({"module"})
+    mismatch_fix = "build the module with the same sizes as the saved one"
 
     def __init__(
         self,
@@ -155,9 +158,9 @@ class DPI(nn.Module):
             return s, self.lam(u)
 
     # ---------------------------------------------------------------------------- persistence
-    def config(self) -> dict:
+    def to_config(self) -> dict:
+        """Its constructor arguments, and the class name of the module it wraps."""
         return {
-            "class": "DPI",
             "s_min": self.s_min,
             "s_max": self.s_max,
             "table_size": len(self.lam.logits) + 1,
@@ -165,38 +168,15 @@ class DPI(nn.Module):
             "module": type(self.theta0).__name__,
         }
 
-    def save_pretrained(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(self.config(), indent=2, sort_keys=True))
-        state = {name: t.detach().contiguous() for name, t in self.state_dict().items()}
-        save_file(state, folder / WEIGHTS_FILE, metadata={"format": "pt"})
-        return folder
-
     @classmethod
-    def from_pretrained(cls, folder: str | Path, module: nn.Module) -> DPI:
-        """Load into a fresh ``module`` of the architecture that was saved."""
-        folder = Path(folder)
-        for name in (CONFIG_FILE, WEIGHTS_FILE):
-            if not (folder / name).is_file():
-                raise ParamgenError(f"{folder} has no {name}; is it a folder saved by a DPI?")
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        if config.get("class") != "DPI":
-            raise ParamgenError(f"{folder} does not hold a DPI (class {config.get('class')!r})")
-        if config["module"] != type(module).__name__:
+    def from_config(cls, config: dict, module: nn.Module) -> DPI:
+        """A DPI around a fresh ``module`` of the architecture that was saved (checked by class
+        name when the config names it: zoo family configs do not)."""
+        config = dict(config)
+        saved = config.pop("module", type(module).__name__)
+        if saved != type(module).__name__:
             raise ParamgenError(
-                f"{folder} wraps a {config['module']}, not a {type(module).__name__}; pass a "
-                f"fresh {config['module']}"
+                f"the saved DPI wraps a {saved}, not a {type(module).__name__}; pass a fresh "
+                f"{saved}"
             )
-        dpi = cls(
-            module, config["s_min"], config["s_max"], config["table_size"], config["log_scale"]
-        )
-        try:
-            dpi.load_state_dict(load_file(folder / WEIGHTS_FILE))
-        except RuntimeError as error:
-            detail = (str(error).splitlines()[1:2] or [str(error)])[0].strip()
-            raise ParamgenError(
-                f"{folder / WEIGHTS_FILE} does not fit this {config['module']} ({detail}); build "
-                "the module with the same sizes as the saved one"
-            ) from None
-        return dpi.eval()
+        return cls(module, **config)

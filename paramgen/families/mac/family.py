@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
-from paramgen.errors import ParamgenError
 from paramgen.families.mac.nets import MacConvNet
 from paramgen.families.mac.training import euler_images, mac_images
 from paramgen.families.protocol import Family, Tensors, load_tensors
+from paramgen.persistence import tagged, untagged
 
 __all__ = ["MacFamily", "MacNetConfig", "MacSampler"]
 
@@ -72,20 +72,16 @@ class MacFamily(Family):
     generator_defaults = {"centre": "element", "ae_channels": ()}
 
     def config_to_dict(self, config: MacNetConfig) -> dict:
-        return {"class": MacConvNet.__name__, **asdict(config)}
+        return tagged(MacConvNet, asdict(config))
 
     def config_from_dict(self, values: Mapping) -> MacNetConfig:
-        values = dict(values)
-        kind = values.pop("class", MacConvNet.__name__)
-        if kind != MacConvNet.__name__:
-            raise ParamgenError(f"MAC family config names net class {kind!r}; only MacConvNet")
-        return super().config_from_dict(values)
+        return super().config_from_dict(untagged(MacConvNet, values, "MAC family config"))
 
     def attach(
         self, base: nn.Module, config: MacNetConfig, start: Mapping[str, torch.Tensor] | None = None
     ) -> MacSampler:
         """A new net (drawn from the global RNG, or ``start``) on a frozen copy of ``base``."""
-        net = MacConvNet(**asdict(config))
+        net = MacConvNet.from_config(asdict(config))
         if start is not None:
             load_tensors(dict(net.named_parameters()), start, "a MAC row of this coefficient net")
         return MacSampler(net, copy.deepcopy(base))

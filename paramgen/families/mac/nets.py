@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import MacPath
+from paramgen.persistence import Pretrained
 
 __all__ = ["MacCoefficientNet", "MacConvNet", "MacMLP", "gaussian_kernel"]
 
@@ -103,7 +104,7 @@ def gaussian_kernel(sigma: float, size: int) -> Tensor:
     return (taps / taps.sum()).float()
 
 
-class MacConvNet(MacCoefficientNet):
+class MacConvNet(MacCoefficientNet, Pretrained):
     """For images [N, C, H, W]: w = scale·renorm(LPF(tanh(conv net(x_start)))), [N, 2, M, C, H, W].
 
     The conv net is ``depth`` zero-padded 3×3 SiLU convolutions of width ``hidden`` and a 3×3
@@ -114,6 +115,18 @@ class MacConvNet(MacCoefficientNet):
     whole, giving back the amplitude the filter averages away; the shape of the map is what the
     net learns. The rescaling is affine per sample, so w stays as smooth as the filter made it.
     """
+
+    config_keys = (
+        "channels",
+        "basis_size",
+        "scale",
+        "exponent",
+        "hidden",
+        "depth",
+        "sigma",
+        "kernel",
+        "renormalise",
+    )
 
     def __init__(
         self,
@@ -145,21 +158,6 @@ class MacConvNet(MacCoefficientNet):
         self.out = nn.Conv2d(hidden, 2 * basis_size * channels, 3, padding=1)
         # Not saved: it follows from sigma and kernel, so rows hold only learnt numbers.
         self.register_buffer("taps", gaussian_kernel(sigma, kernel), persistent=False)
-
-    def config(self) -> dict:
-        """The constructor arguments: enough to rebuild the net around its parameters."""
-        return {
-            "class": type(self).__name__,
-            "channels": self.channels,
-            "basis_size": self.basis_size,
-            "scale": self.scale,
-            "exponent": self.exponent,
-            "hidden": self.hidden,
-            "depth": self.depth,
-            "sigma": self.sigma,
-            "kernel": self.kernel,
-            "renormalise": self.renormalise,
-        }
 
     def lowpass(self, maps: Tensor) -> Tensor:
         """[N, K, H, W] → the same, each map blurred by the separable Gaussian (reflect padding)."""
