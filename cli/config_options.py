@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Annotated, Any, Literal, TypeVar
 
-import click
 import typer
-from click.core import ParameterSource
 from rich.markup import escape
 
 from cli.parsing import format_values, parse_ints, parse_names, parse_values
@@ -30,6 +28,7 @@ __all__ = ["ConfigOptions", "describe_choices", "with_config_options"]
 
 F = TypeVar("F", bound=Callable)
 OVERRIDES = "overrides"  # the parameter a decorated command receives the given options in
+_CONTEXT = "typer_context"  # Typer passes its context here: which options were given
 
 
 def describe_choices(choices: Mapping[str, str]) -> str:
@@ -56,6 +55,12 @@ def _reader(name: str, hint: Any) -> tuple[Any, Callable[[Any], Any]]:
     if origin in (typing.Union, types.UnionType) and str in args and type(None) in args:
         return str | None, lambda value: value  # e.g. ``Task | str | None``: given as text
     raise TypeError(f"field {name!r}: no command-line form for {hint!r}; exclude it")
+
+
+def _given(context: typer.Context, name: str) -> bool:
+    """Whether option ``name`` came from the command line, not its default."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"  # Typer vendors click's enum
 
 
 def _shown(value: Any) -> Any:
@@ -117,14 +122,13 @@ class ConfigOptions:
             inspect.Parameter(name, keyword, default=default, annotation=annotation), parse
         )
 
-    def given(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def given(self, values: Mapping[str, Any], context: typer.Context) -> dict[str, Any]:
         """The options the user passed on the command line, as field values; the rest are left
         out, so whatever fills them later (a family's defaults, say) is not overridden."""
-        context = click.get_current_context()
         return {
             name: option.parse(values[name])
             for name, option in self.options.items()
-            if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+            if _given(context, name)
         }
 
 
@@ -141,10 +145,14 @@ def with_config_options(options: ConfigOptions) -> Callable[[F], F]:
 
         @functools.wraps(command)
         def with_options(**values: Any) -> Any:
+            context = values.pop(_CONTEXT)
             config = {name: values.pop(name) for name in options.options}
-            return command(**values, **{OVERRIDES: options.given(config)})
+            return command(**values, **{OVERRIDES: options.given(config, context)})
 
-        parameters = [*own, *(option.parameter for option in options.options.values())]
+        derived = [option.parameter for option in options.options.values()]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        context = inspect.Parameter(_CONTEXT, keyword, annotation=typer.Context)
+        parameters = [*own, *derived, context]
         with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         return with_options  # type: ignore[return-value]
 
