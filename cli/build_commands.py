@@ -124,8 +124,8 @@ def build_subset(
     keys: Annotated[
         list[str] | None,
         typer.Option(
-            help="Name pattern of the tensors to keep (repeat for more). Default: fc2.* "
-            "(digits-cnn's last layer)."
+            help="Name pattern of the tensors to keep (repeat for more). Default: "
+            f"{' '.join(_SUBSET.patterns)} (the default task's last layer)."
         ),
     ] = None,
     task: Annotated[

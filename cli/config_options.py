@@ -38,8 +38,8 @@ def describe_choices(choices: Mapping[str, str]) -> str:
     return f"One of: {'; '.join(named)}."
 
 
-def _parse_floats(text: str) -> tuple[float, ...]:
-    return parse_values(text) if text.strip() else ()
+def _parse_floats(text: str, name: str) -> tuple[float, ...]:
+    return parse_values(text, name) if text.strip() else ()
 
 
 def _reader(name: str, hint: Any) -> tuple[Any, Callable[[Any], Any]]:
@@ -50,7 +50,11 @@ def _reader(name: str, hint: Any) -> tuple[Any, Callable[[Any], Any]]:
     if origin is Literal:
         return str, lambda value: value
     if origin is tuple and args[1:] == (Ellipsis,) and args[0] in (int, float, str):
-        parse = {int: partial(parse_ints, name=name), float: _parse_floats, str: parse_names}
+        parse = {
+            int: partial(parse_ints, name=name),
+            float: partial(_parse_floats, name=name),
+            str: parse_names,
+        }
         return str, parse[args[0]]
     if origin in (typing.Union, types.UnionType) and str in args and type(None) in args:
         return str | None, lambda value: value  # e.g. ``Task | str | None``: given as text

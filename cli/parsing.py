@@ -21,8 +21,9 @@ __all__ = [
 ]
 
 
-def parse_values(text: str) -> tuple[float, ...]:
-    """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of finite floats."""
+def parse_values(text: str, name: str = "values") -> tuple[float, ...]:
+    """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of finite floats;
+    ``name`` in errors."""
     try:
         numbers = [float(part) for part in text.split(":" if ":" in text else ",")]
         if not all(math.isfinite(n) for n in numbers):
@@ -36,14 +37,14 @@ def parse_values(text: str) -> tuple[float, ...]:
         return tuple(numbers)
     except ValueError:
         raise ParamgenError(
-            f"values {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list of "
+            f"{name} {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list of "
             "finite numbers"
         ) from None
 
 
 def parse_ints(text: str, name: str) -> tuple[int, ...]:
     """``"3,4,5,6,8"`` or ``"3:6:1"`` (``""``: none) → a tuple of integers; ``name`` in errors."""
-    values = parse_values(text) if text.strip() else ()
+    values = parse_values(text, name) if text.strip() else ()
     if any(not v.is_integer() for v in values):
         raise ParamgenError(f"{name} must be whole numbers, got {text!r}")
     return tuple(int(v) for v in values)
