@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from cli.config_options import with_config_options
 from cli.generator_options import generator_options
+from cli.parsing import format_values
 from cli.run_command import RUN_OPTIONS
 from cli.train_command import TRAIN_OPTIONS
 from paramgen.generator import GeneratorConfig
@@ -56,13 +57,12 @@ def test_run_defaults_are_the_main_jobs():
 )
 def test_build_options_are_the_builder_configs_fields(command, config):
     params = _params("zoo", "build", command)
+    assert set(params) >= {f.name for f in dataclasses.fields(config)}
     for field in dataclasses.fields(config):
-        if field.name in params:
-            assert params[field.name].default in (getattr(config, field.name), None) or (
-                isinstance(getattr(config, field.name), tuple)
-            )
-            assert field.metadata["help"] in params[field.name].help
-    assert set(params) >= {f.name for f in dataclasses.fields(config)} - {"task"}
+        value = getattr(config, field.name)
+        shown = format_values(value) if isinstance(value, tuple) else value
+        assert params[field.name].default == shown, field.name
+        assert field.metadata["help"] in params[field.name].help
 
 
 def test_only_the_options_given_are_passed_on():
