@@ -7,8 +7,11 @@ from typing import Annotated
 import typer
 
 from cli.build_commands import build_app
-from cli.generator_commands import evaluate, generate, inspect_app, train
+from cli.evaluate_command import evaluate
+from cli.generate_command import generate
+from cli.inspect_commands import inspect_app
 from cli.run_command import run
+from cli.train_command import train
 from cli.zoo_commands import zoo_app
 from paramgen import __version__
 

@@ -10,19 +10,24 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.build_commands import parse_values
+from cli.config_options import with_config_options
 from cli.errors import user_errors
+from cli.generator_options import generator_options
+from cli.parsing import format_values, parse_values
 from cli.progress import StageBars
 from zoo.builders import LoraZooConfig
 from zoo.main_job import MainJobConfig, run_main_job
 
-__all__ = ["run"]
+__all__ = ["RUN_OPTIONS", "run"]
 
 _console = Console(emoji=False, highlight=False)
 _DEFAULT = MainJobConfig()
+# The generator knobs of the main job, with its own defaults (MainJobConfig's generator).
+RUN_OPTIONS = generator_options(_DEFAULT.generator, only=("ae_steps", "denoiser_steps", "path"))
 
 
 @user_errors
+@with_config_options(RUN_OPTIONS)
 def run(
     out: Annotated[
         Path, typer.Option(help="Run folder: zoo, generator, evaluation and report.")
@@ -30,29 +35,19 @@ def run(
     fresh: Annotated[bool, typer.Option(help="Delete OUT first and start over.")] = False,
     angles: Annotated[
         str, typer.Option(help="Rotation angles: START:STOP:STEP or a comma list.")
-    ] = "-90:90:5",
+    ] = format_values(_DEFAULT.zoo.values),
     steps: Annotated[int, typer.Option(help="Fine-tuning steps per adapter.")] = _DEFAULT.zoo.steps,
-    ae_steps: Annotated[
-        int, typer.Option(help="Autoencoder training steps.")
-    ] = _DEFAULT.generator.ae_steps,
-    denoiser_steps: Annotated[
-        int, typer.Option(help="Latent denoiser training steps.")
-    ] = _DEFAULT.generator.denoiser_steps,
-    path: Annotated[
-        str, typer.Option(help="Generator path: linear, trig or ddpm.")
-    ] = _DEFAULT.generator.path,
     samples: Annotated[int, typer.Option(help="Adapters generated per angle.")] = _DEFAULT.samples,
+    *,
+    overrides: dict[str, object],
 ) -> None:
     """The main job: build the rotation-LoRA zoo, train the generator, generate adapters for seen
     and held-out angles, score them against baselines, write OUT/report/report.md (resumable)."""
     if fresh and out.exists():
         shutil.rmtree(out)
-    generator = replace(
-        _DEFAULT.generator, ae_steps=ae_steps, denoiser_steps=denoiser_steps, path=path
-    )
     config = MainJobConfig(
         zoo=LoraZooConfig(values=parse_values(angles), steps=steps),
-        generator=generator,
+        generator=replace(_DEFAULT.generator, **overrides),
         samples=samples,
     )
     with StageBars(_console) as bars:

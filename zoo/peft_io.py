@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from paramgen.errors import ParamgenError
-from paramgen.families import get_family
+from paramgen.families import family_names, get_family
 from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
 from paramgen.families.lora import LoraFamily, LoraSpec, lora_identity
 from paramgen.schema import ParamSchema
@@ -37,6 +37,7 @@ __all__ = [
     "import_peft_adapters",
     "append_peft_adapters",
     "export_peft_adapter",
+    "require_peft_family",
 ]
 
 CONFIG_FILE = "adapter_config.json"
@@ -267,11 +268,16 @@ def import_peft_adapter(
     return group, rows.start
 
 
+def require_peft_family(family: str, what: str) -> None:
+    """Refuse to write ``what``'s weights of ``family`` as PEFT adapters unless the family can."""
+    if family not in family_names() or "peft" not in get_family(family).export_formats:
+        raise ParamgenError(
+            f"{what} holds {family!r} weights; only LoRA weights export to PEFT (use the "
+            "safetensors format instead)"
+        )
+
+
 def export_peft_adapter(group: ZooGroup, row: int, folder: str | Path) -> Path:
     """Write row ``row`` of a LoRA group as a PEFT adapter folder."""
-    if "peft" not in get_family(group.family).export_formats:
-        raise ParamgenError(
-            f"group {group.name!r} holds {group.family!r} weights; only LoRA groups export to PEFT "
-            "(use the safetensors format instead)"
-        )
+    require_peft_family(group.family, f"group {group.name!r}")
     return write_peft_adapter(folder, PeftAdapter(group.family_config, group.tensors(row)))

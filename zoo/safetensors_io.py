@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from paramgen import __version__
 from paramgen.errors import ParamgenError
+from paramgen.schema import ParamSchema
 from zoo.group import ZooGroup
 from zoo.row_checks import checked_row
 from zoo.row_values import value_columns
@@ -30,6 +31,7 @@ __all__ = [
     "import_row_safetensors",
     "import_rows_safetensors",
     "is_exported",
+    "write_row_safetensors",
 ]
 
 METADATA_KEY = "paramgen"
@@ -39,15 +41,31 @@ def _plain(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def write_row_safetensors(
+    path: str | Path, schema: ParamSchema, params: torch.Tensor, description: Mapping
+) -> Path:
+    """Write one row ([D] params of ``schema``) to ``path`` as named tensors, with ``description``
+    (group, family, family_config, conditions, metrics, run, step, seed, split, row) and the
+    schema and paramgen version added to the metadata that :func:`import_rows_safetensors` reads.
+    """
+    path = Path(path)
+    description = {
+        **description,
+        "schema": json.loads(schema.to_json()),
+        "schema_hash": schema.hash,
+        "paramgen_version": __version__,
+    }
+    tensors = {name: tensor.contiguous() for name, tensor in schema.unflatten(params).items()}
+    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(description, sort_keys=True)})
+    return path
+
+
 def export_row_safetensors(group: ZooGroup, row: int, path: str | Path) -> Path:
     """Write row ``row`` of ``group`` to ``path`` with its metadata."""
-    path = Path(path)
     rows = group.read(row)
     description = {
         "group": group.name,
         "family": group.family,
-        "schema": json.loads(group.schema.to_json()),
-        "schema_hash": group.schema.hash,
         "family_config": group.family_config,
         "conditions": {k: v[0].tolist() for k, v in rows.conditions.items()},
         "metrics": {k: _plain(float(v[0])) for k, v in rows.metrics.items()},
@@ -56,13 +74,8 @@ def export_row_safetensors(group: ZooGroup, row: int, path: str | Path) -> Path:
         "seed": int(rows.seed[0]),
         "split": rows.split[0],
         "row": int(rows.index[0]),
-        "paramgen_version": __version__,
     }
-    tensors = {
-        name: tensor.contiguous() for name, tensor in group.schema.unflatten(rows.params[0]).items()
-    }
-    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(description, sort_keys=True)})
-    return path
+    return write_row_safetensors(path, group.schema, rows.params[0], description)
 
 
 def exported_description(file: SafetensorsFile) -> dict | None:

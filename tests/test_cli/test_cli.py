@@ -6,7 +6,7 @@ from peft import PeftModel
 from typer.testing import CliRunner
 
 from cli.app import app
-from cli.build_commands import parse_values
+from cli.parsing import parse_values
 from paramgen import __version__
 from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError

@@ -111,37 +111,30 @@ def test_generated_peft_adapters_load_and_score_as_in_eval(trained, tmp_path):
         assert abs(accuracy(model, test) - expected) <= 1 / len(test.labels) + 1e-6
 
 
-def test_generate_safetensors_and_zoo_rows(trained, tmp_path):
+def test_every_generate_format_imports_back_to_the_same_rows(trained, tmp_path):
+    """generate --format zoo | safetensors | peft, each read back by its import (the zoo store,
+    zoo import-safetensors, zoo import-peft): the same tensors, the same values."""
     zoo, generator = trained
-    invoke(
-        "generate",
-        generator,
-        "--condition",
-        "rotation=10",
-        "--n",
-        "2",
-        "--format",
-        "safetensors",
-        "--out",
-        tmp_path / "st",
+    common = ("--condition", "rotation=10", "--n", 2, "--seed", 3, "--steps", 4)
+    store_path, target = tmp_path / "gen.h5", "lora/digits-cnn/rotation-generated"
+    invoke("generate", generator, *common, "--format", "zoo", "--out", store_path)
+    invoke("generate", generator, *common, "--format", "safetensors", "--out", tmp_path / "st")
+    invoke("generate", generator, *common, "--format", "peft", "--out", tmp_path / "peft")
+    files = sorted((tmp_path / "st").glob("*.safetensors"))
+    invoke("zoo", "import-safetensors", store_path, target, *files)
+    folders = sorted((tmp_path / "peft").iterdir())
+    peft_values = ("--condition", "rotation=10", "--split", "generated", "--seed", 3)
+    args = ("--backbone", "digits-cnn", "--task", "rotation-generated", *peft_values)
+    invoke("zoo", "import-peft", store_path, *folders, *args)
+    with Zoo.open(store_path) as store:
+        rows = store.group(target).read()
+    expected = ParamGenerator.from_pretrained(generator).sample_rows(
+        {"rotation": 10.0}, 2, seed=3, steps=4
     )
-    with safe_open(tmp_path / "st" / "sample_001.safetensors", framework="pt") as handle:
-        assert json.loads(handle.metadata()["paramgen"])["condition"] == {"rotation": 10.0}
-    invoke(
-        "generate",
-        generator,
-        "--condition",
-        "rotation=10",
-        "--n",
-        "2",
-        "--format",
-        "zoo",
-        "--out",
-        tmp_path / "gen.h5",
-    )
-    with Zoo.open(tmp_path / "gen.h5") as store:
-        rows = store.group("lora/digits-cnn/rotation-generated").read()
-    assert len(rows) == 2 and rows.split == ["generated", "generated"]
+    for start in (0, 2, 4):  # zoo, safetensors, peft
+        assert torch.equal(rows.params[start : start + 2], expected)
+    assert rows.conditions["rotation"].tolist() == [10.0] * 6
+    assert rows.split == ["generated"] * 6 and rows.seed.tolist() == [3] * 6
 
 
 def test_inspect_pca_writes_png_and_csv(trained, tmp_path):
@@ -247,15 +240,20 @@ def test_unconditional_train_and_generate_without_condition(unconditional, tmp_p
     samples = sorted((tmp_path / "st").glob("*.safetensors"))
     assert len(samples) == 3
     with safe_open(samples[0], framework="pt") as handle:
-        assert json.loads(handle.metadata()["paramgen"])["condition"] == {}
+        assert json.loads(handle.metadata()["paramgen"])["conditions"] == {}
         assert handle.get_tensor("fc.weight").shape == (10, 8)
         assert torch.isfinite(handle.get_tensor("fc.bias")).all()
     invoke(
         "generate", generator, "--n", 2, "--steps", 4, "--format", "zoo", "--out", tmp_path / "z"
     )
+    invoke("zoo", "import-safetensors", tmp_path / "z", "pdiff/toy/last-generated", *samples)
     with Zoo.open(tmp_path / "z") as store:
         rows = store.group("pdiff/toy/last-generated").read()
-    assert len(rows) == 2 and rows.conditions == {} and rows.params.shape == (2, schema.dim)
+    assert len(rows) == 5 and rows.conditions == {} and rows.params.shape == (5, schema.dim)
+    for index, sample in enumerate(samples):
+        with safe_open(sample, framework="pt") as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        assert torch.equal(rows.params[2 + index], schema.flatten(tensors))
     refused = runner.invoke(
         app, ["generate", str(generator), "--condition", "rotation=3", "--out", str(tmp_path)]
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 from paramgen.errors import ParamgenError
 from paramgen.families.dpi import DpiConfig, DpiFamily
 from paramgen.tasks.denoising import StyledDigitsDenoising
-from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["DpiZooConfig", "build_dpi_zoo"]
 
@@ -35,17 +35,41 @@ def _default_strokes() -> tuple[float, ...]:
 class DpiZooConfig:
     """What to build: the style values, which are held out, and how each DPI is trained."""
 
-    backbone: str = "digits-unet-small"  # an unconditional denoiser: forward(x)
-    style: str = "stroke"
-    values: tuple[float, ...] = field(default_factory=_default_strokes)
-    heldout: tuple[float, ...] = (0.25,)  # values marked "heldout" (each one of ``values``)
-    steps: int = 400
-    keep_last: int = 5
-    lr: float = 2e-3  # the weights' rate; λ's logits train at 100× (DPI.parameter_groups)
-    batch_size: int = 64
-    table_size: int = 64  # λ table entries (the paper uses 1,000; see the module docstring)
-    seed: int = 0
-    init: Init = "shared"  # runs differ by their style value alone (see the module docstring)
+    backbone: str = field(
+        default="digits-unet-small",
+        metadata={"help": "Built-in unconditional denoiser backbone: forward(x)."},
+    )
+    style: str = field(default="stroke", metadata={"help": "Style parameter of the condition."})
+    values: tuple[float, ...] = field(
+        default_factory=_default_strokes,
+        metadata={"help": "Style values, one run each: START:STOP:STEP or a comma list."},
+    )
+    heldout: tuple[float, ...] = field(
+        default=(0.25,),
+        metadata={"help": "Held-out style values, each one of values (a comma list; '' for none)."},
+    )
+    steps: int = field(default=400, metadata={"help": "Training steps per DPI."})
+    keep_last: int = field(
+        default=5, metadata={"help": "Checkpoints kept from the end of each run."}
+    )
+    lr: float = field(
+        default=2e-3,
+        metadata={
+            "help": "Adam learning rate of the weights (λ's logits: 100x, DPI.parameter_groups)."
+        },
+    )
+    batch_size: int = field(default=64, metadata={"help": "Minibatch size."})
+    table_size: int = field(
+        default=64,
+        metadata={
+            "help": "Entries of the λ table (the paper uses 1,000; see the module docstring)."
+        },
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the base weights and of every run."})
+    init: Init = field(
+        default="shared",
+        metadata={"help": INIT_HELP},
+    )
 
     def __post_init__(self) -> None:
         if not self.values:

@@ -42,9 +42,13 @@ from zoo.bases import zoo_base_loader
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 
-__all__ = ["BuildPlan", "Init", "RunReport", "build_zoo", "last_checkpoint"]
+__all__ = ["INIT_HELP", "BuildPlan", "Init", "RunReport", "build_zoo", "last_checkpoint"]
 
 Init = Literal["chain", "per-run", "shared"]
+INIT_HELP = (
+    "chain (each run warm-starts from its training neighbour: smooth in the condition), per-run "
+    "(independent runs) or shared (one start, or trained anchor, for all)."
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class BuildPlan:
     heldout: tuple[float, ...] = field(
         default=(), metadata={"help": "Values marked heldout (the generator never sees them)."}
     )
-    init: Init = field(default="chain", metadata={"help": "chain, per-run or shared."})
+    init: Init = field(default="chain", metadata={"help": INIT_HELP})
     steps: int = field(default=300, metadata={"help": "Training steps per run."})
     keep_last: int = field(default=10, metadata={"help": "Checkpoints kept from each run's end."})
     keep_every: int = field(default=1, metadata={"help": "Steps between kept checkpoints."})

@@ -25,7 +25,7 @@ from paramgen.families.lora import LoraFamily, LoraSpec
 from paramgen.families.lora.algebra import canonicalize
 from paramgen.tasks import Task, resolve_task
 from paramgen.tasks.digits import StyledDigitsClassification
-from zoo.builders.driver import BuildPlan, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, RunReport, build_zoo
 from zoo.store import group_name
 
 __all__ = ["LoraZooConfig", "build_lora_zoo"]
@@ -39,23 +39,52 @@ def _default_angles() -> tuple[float, ...]:
 class LoraZooConfig:
     """What to build: the task and its values, and how each adapter is trained and sampled."""
 
-    backbone: str = "digits-cnn"
-    style: str = "rotation"
-    values: tuple[float, ...] = field(default_factory=_default_angles)
-    heldout_bin: float = 15.0
-    rank: int = 4
-    alpha: float = 4.0
-    steps: int = 300
-    keep_last: int = 10
-    lr: float = 1e-2
-    batch_size: int = 64
-    seed: int = 0
-    init: Literal["chain", "per-run", "shared"] = "chain"
-    canonical: bool = False
-    method: Literal["batched", "sequential"] = "batched"
-    runs_per_batch: int = 16
-    task: Task | str | None = None  # a user's task (replaces backbone and style)
-    targets: tuple[str, ...] = ()  # LoRA target modules (default: the built-in backbone's)
+    backbone: str = field(default="digits-cnn", metadata={"help": "Built-in classifier backbone."})
+    style: str = field(default="rotation", metadata={"help": "Style parameter of the condition."})
+    values: tuple[float, ...] = field(
+        default_factory=_default_angles,
+        metadata={"help": "Style values, one run each: START:STOP:STEP or a comma list."},
+    )
+    heldout_bin: float = field(
+        default=15.0,
+        metadata={"help": "Width of the alternating train/held-out bins, centred on 0."},
+    )
+    rank: int = field(default=4, metadata={"help": "LoRA rank r."})
+    alpha: float = field(default=4.0, metadata={"help": "LoRA alpha (scaling alpha/r)."})
+    steps: int = field(default=300, metadata={"help": "Fine-tuning steps per run."})
+    keep_last: int = field(
+        default=10, metadata={"help": "Checkpoints kept from the end of each run."}
+    )
+    lr: float = field(default=1e-2, metadata={"help": "Adam learning rate."})
+    batch_size: int = field(default=64, metadata={"help": "Minibatch size."})
+    seed: int = field(default=0, metadata={"help": "Seed of the base weights and of every run."})
+    init: Literal["chain", "per-run", "shared"] = field(
+        default="chain",
+        metadata={"help": INIT_HELP},
+    )
+    canonical: bool = field(
+        default=False, metadata={"help": "Store the factors in canonical SVD-balanced form."}
+    )
+    method: Literal["batched", "sequential"] = field(
+        default="batched",
+        metadata={
+            "help": "batched (vmap, faster on CPU) or sequential (one peft model at a time)."
+        },
+    )
+    runs_per_batch: int = field(
+        default=16, metadata={"help": "Runs trained together at most (batched)."}
+    )
+    task: Task | str | None = field(
+        default=None,
+        metadata={
+            "help": "Your own task, package.module:object (a paramgen Task); replaces style and "
+            "backbone. Give targets with it."
+        },
+    )
+    targets: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "LoRA target modules, comma-separated (none: the built-in backbone's)."},
+    )
 
     def __post_init__(self) -> None:
         if not self.values:

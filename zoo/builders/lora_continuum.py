@@ -11,7 +11,7 @@ in λ order, so a re-run continues where a killed one stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,11 +37,13 @@ _CHUNK = 50
 class ContinuumConfig:
     """Endpoints: the last checkpoint at style values ``value_a`` / ``value_b`` of ``source``."""
 
-    source: str = "lora/digits-cnn/rotation"
-    value_a: float = -30.0
-    value_b: float = 30.0
-    count: int = 1000
-    task: str = "rotation-continuum"
+    source: str = field(default="lora/digits-cnn/rotation", metadata={"help": "Source LoRA group."})
+    value_a: float = field(default=-30.0, metadata={"help": "Style value of endpoint A (λ = 0)."})
+    value_b: float = field(default=30.0, metadata={"help": "Style value of endpoint B (λ = 1)."})
+    count: int = field(default=1000, metadata={"help": "Number of adapters (λ = k/count)."})
+    task: str = field(
+        default="rotation-continuum", metadata={"help": "Task name of the new group."}
+    )
 
     def __post_init__(self) -> None:
         if self.count < 10:

@@ -19,13 +19,13 @@ recomputed (deterministically) when a build resumes; the zoo stores only the run
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacFamily, MacNetConfig
 from paramgen.tasks.flow_sampling import FLOW_BACKBONE, DigitsFlowSampling
-from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["MacZooConfig", "build_mac_zoo"]
 
@@ -34,21 +34,51 @@ __all__ = ["MacZooConfig", "build_mac_zoo"]
 class MacZooConfig:
     """What to build: the NFEs, which are held out, the coefficient net and how it is trained."""
 
-    backbone: str = FLOW_BACKBONE  # a linear-path velocity net: forward(x, t)
-    nfes: tuple[int, ...] = (3, 4, 5, 6, 8)
-    heldout: tuple[int, ...] = (5,)  # NFEs marked "heldout" (each one of ``nfes``)
-    anchor_iterations: int = 80  # the shared anchor's training on the training NFEs (0: none)
-    iterations: int = 40  # each run's fine-tune of the anchor at its own NFE
-    keep_last: int = 3
-    lr: float = 3e-3  # the anchor's Adam rate
-    finetune_lr: float = 1e-3  # the runs' Adam rate
-    batch_size: int = 64
-    scale: float = 0.2  # s, |w| ≤ s (the paper's 0.05 gains little here: bench/mac_digits.py)
-    hidden: int = 16  # conv net width
-    depth: int = 2  # hidden conv layers
-    samples: int = 449  # images per FD (the test set has 449 digits)
-    seed: int = 0
-    init: Init = "shared"  # fine-tunes of one anchor (needed when anchor_iterations > 0)
+    backbone: str = field(
+        default=FLOW_BACKBONE,
+        metadata={"help": "Built-in linear-path flow (velocity) backbone: forward(x, t)."},
+    )
+    nfes: tuple[int, ...] = field(
+        default=(3, 4, 5, 6, 8),
+        metadata={
+            "help": "Sampler step counts (NFE), one run each: START:STOP:STEP or a comma list."
+        },
+    )
+    heldout: tuple[int, ...] = field(
+        default=(5,),
+        metadata={"help": "Held-out NFEs, each one of nfes (a comma list; '' for none)."},
+    )
+    anchor_iterations: int = field(
+        default=80,
+        metadata={"help": "Minibatches of the shared anchor net (training NFEs in turn; 0: none)."},
+    )
+    iterations: int = field(
+        default=40, metadata={"help": "Fine-tuning minibatches of each NFE's net."}
+    )
+    keep_last: int = field(
+        default=3, metadata={"help": "Checkpoints kept from the end of each run."}
+    )
+    lr: float = field(default=3e-3, metadata={"help": "Adam learning rate of the anchor."})
+    finetune_lr: float = field(
+        default=1e-3, metadata={"help": "Adam learning rate of the fine-tunes."}
+    )
+    batch_size: int = field(default=64, metadata={"help": "Minibatch size."})
+    scale: float = field(
+        default=0.2,
+        metadata={"help": "MAC weight bound s, |w| <= s (the paper's 0.05 gains little here)."},
+    )
+    hidden: int = field(default=16, metadata={"help": "Width of the coefficient conv net."})
+    depth: int = field(default=2, metadata={"help": "Hidden conv layers."})
+    samples: int = field(
+        default=449, metadata={"help": "Images per Fréchet distance (the test set has 449)."}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seed of the flow model, the initial net and every run."}
+    )
+    init: Init = field(
+        default="shared",
+        metadata={"help": INIT_HELP + " shared is needed when anchor_iterations > 0."},
+    )
 
     def __post_init__(self) -> None:
         bad = [n for n in self.nfes if isinstance(n, bool) or not isinstance(n, int) or n < 1]

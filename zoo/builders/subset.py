@@ -18,7 +18,7 @@ from paramgen.errors import ParamgenError
 from paramgen.families.subset import SubsetConfig, SubsetFamily
 from paramgen.tasks import Task
 from paramgen.tasks.digits import DigitsClassification
-from zoo.builders.driver import BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
 
 __all__ = ["SubsetZooConfig", "build_subset_zoo"]
 
@@ -27,17 +27,35 @@ __all__ = ["SubsetZooConfig", "build_subset_zoo"]
 class SubsetZooConfig:
     """What to collect: which tensors of which task's model, how many checkpoints, how often."""
 
-    patterns: tuple[str, ...] = ("fc2.*",)  # digits-cnn's last layer: 410 numbers
-    task: Task | str = field(default_factory=DigitsClassification)
-    values: tuple[float, ...] = ()  # condition values of a conditioned task (one run each)
-    heldout: tuple[float, ...] = ()
-    checkpoints: int = 200
-    every: int = 1
-    warmup: int = 0  # steps before the first kept checkpoint
-    lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
-    init: Init = "per-run"  # one run per value; chain / shared for a conditioned task
+    patterns: tuple[str, ...] = field(
+        default=("fc2.*",),
+        metadata={"help": "Name patterns of the tensors kept free and stored (fnmatch)."},
+    )  # digits-cnn's last layer: 410 numbers
+    task: Task | str = field(
+        default_factory=DigitsClassification,
+        metadata={"help": "The task whose model is trained (a paramgen Task)."},
+    )
+    values: tuple[float, ...] = field(
+        default=(),
+        metadata={"help": "Condition values of a conditioned task, one run each ('' for none)."},
+    )
+    heldout: tuple[float, ...] = field(
+        default=(), metadata={"help": "Held-out values (a comma list; '' for none)."}
+    )
+    checkpoints: int = field(
+        default=200, metadata={"help": "Checkpoints kept per run (p-diff: 200-300)."}
+    )
+    every: int = field(default=1, metadata={"help": "Steps between kept checkpoints."})
+    warmup: int = field(
+        default=0, metadata={"help": "Training steps before the first kept checkpoint."}
+    )
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
+    batch_size: int = field(default=64, metadata={"help": "Minibatch size."})
+    seed: int = field(default=0, metadata={"help": "Seed of the base weights and runs."})
+    init: Init = field(
+        default="per-run",
+        metadata={"help": INIT_HELP + " chain / shared for a conditioned task."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("checkpoints", "every"):

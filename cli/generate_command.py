@@ -1,0 +1,148 @@
+"""``paramgen generate``: sample parameter sets and write them with the zoo's own writers."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cli.config_options import describe_choices
+from cli.errors import user_errors
+from cli.generator_dir import GeneratorDir, load_generator
+from cli.parsing import parse_assignments
+from paramgen.errors import ParamgenError
+from paramgen.generator import ParamGenerator
+from paramgen.generator.condition_checks import ConditionRangeWarning
+from paramgen.solvers import SAMPLERS
+from zoo.generated_io import (
+    GeneratedRows,
+    append_generated,
+    export_generated_peft,
+    export_generated_safetensors,
+)
+
+__all__ = ["generate"]
+
+_console = Console(emoji=False, highlight=False)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+class OutputFormat(StrEnum):
+    peft = "peft"
+    safetensors = "safetensors"
+    zoo = "zoo"
+
+
+_FILE_WRITERS = {
+    OutputFormat.peft: export_generated_peft,
+    OutputFormat.safetensors: export_generated_safetensors,
+}
+OutOption = Annotated[
+    Path, typer.Option(help="Output folder (peft, safetensors) or zoo file (zoo).")
+]
+ConditionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="NAME=VALUE, e.g. rotation=30 (repeat for several; none for an unconditional "
+        "generator)."
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        help="peft folders (zoo import-peft reads them), safetensors files (zoo "
+        "import-safetensors), or rows of the zoo group <task>-generated."
+    ),
+]
+_SAMPLERS = describe_choices({name: sampler.help for name, sampler in SAMPLERS.items()})
+SamplerOption = Annotated[
+    str | None, typer.Option(help=escape(f"Sampler (default: the path's). {_SAMPLERS}"))
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        help="Refuse condition values outside the training range (default: warn, extrapolate)."
+    ),
+]
+
+
+def _conditions(generator: ParamGenerator, assignments: list[str]) -> dict:
+    """``--condition`` values; none for an unconditional generator, else a clear error."""
+    if generator.condition_shapes and not assignments:
+        wanted = " ".join(
+            f"--condition {name}=VALUE" for name in sorted(generator.condition_shapes)
+        )
+        raise ParamgenError(
+            f"this generator is conditioned on {sorted(generator.condition_shapes)}; pass {wanted}"
+        )
+    return parse_assignments(assignments, "--condition")
+
+
+@contextmanager
+def _range_warnings_printed() -> Iterator[None]:
+    """Print each ConditionRangeWarning raised inside as one ``warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConditionRangeWarning)
+        yield
+    for warning in caught:
+        if isinstance(warning.message, ConditionRangeWarning):
+            _stderr.print(
+                f"[bold yellow]warning:[/] {escape(str(warning.message.outside))}; "
+                "the generator extrapolates (pass --strict to refuse)"
+            )
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+def _write(rows: GeneratedRows, format: OutputFormat, out: Path) -> str:
+    """Write ``rows`` in ``format`` to ``out``; returns the line that says where they went."""
+    if format is OutputFormat.zoo:
+        added = append_generated(out, rows)
+        return f"appended rows {added.start}…{added.stop - 1} to {rows.generated_group} in {out}"
+    _FILE_WRITERS[format](rows, out)
+    return f"wrote {len(rows.params)} {format.value} parameter sets to {out}"
+
+
+@user_errors
+def generate(
+    generator_dir: GeneratorDir,
+    out: OutOption,
+    condition: ConditionOption = None,
+    n: Annotated[int, typer.Option(help="How many parameter sets.")] = 10,
+    format: FormatOption = OutputFormat.peft,
+    seed: Annotated[
+        int, typer.Option(help="Sampling seed (eval with the same seed scores the same sets).")
+    ] = 0,
+    steps: Annotated[int | None, typer.Option(help="Solver steps (default: per path).")] = None,
+    sampler: SamplerOption = None,
+    guidance: Annotated[
+        float, typer.Option(help="Classifier-free guidance scale (1 = none).")
+    ] = 1.0,
+    strict: StrictOption = False,
+) -> None:
+    """Sample N parameter sets for a condition (none if unconditional) and write them out."""
+    generator = load_generator(generator_dir)
+    values = _conditions(generator, condition or [])
+    with _range_warnings_printed():
+        params = generator.sample_rows(
+            values, n, seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict
+        )
+    rows = GeneratedRows(
+        params,
+        generator.schema,
+        generator.metadata["group"],
+        condition_shapes=generator.condition_shapes,
+        conditions=values,
+        family_config=generator.metadata.get("family_config", {}),
+        seed=seed,
+    )
+    _console.print(_write(rows, format, out))

@@ -1,0 +1,112 @@
+"""``paramgen train``: fit a generator on a zoo group; its options are GeneratorConfig's fields."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli.config_options import with_config_options
+from cli.errors import user_errors
+from cli.generator_options import generator_options
+from cli.progress import StageBars
+from paramgen.errors import ParamgenError
+from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
+from paramgen.generator.config import TrainingSet
+from paramgen.persistence import CONFIG_FILE
+from zoo.store import Zoo
+from zoo.training_set import training_set
+
+__all__ = ["TRAIN_OPTIONS", "train"]
+
+_console = Console(emoji=False, highlight=False)
+# Every GeneratorConfig field; an option left out keeps the family's default (config_for_family).
+TRAIN_OPTIONS = generator_options(GeneratorConfig(), family_notes=True)
+
+
+class Autoencoder(StrEnum):
+    conv = "conv"
+    linear = "linear"
+
+
+def _ready_to_fit(out: Path, checkpoint: Path, force: bool) -> bool:
+    """False when OUT already holds a generator (kept); else clears or announces the checkpoint."""
+    if force:
+        checkpoint.unlink(missing_ok=True)
+    elif (out / CONFIG_FILE).exists():
+        _console.print(f"{out} already holds a trained generator; kept (pass --force to retrain)")
+        return False
+    elif checkpoint.exists():
+        _console.print(f"resuming from {checkpoint}")
+    return True
+
+
+def _config(
+    family: str | None, overrides: dict, autoencoder: Autoencoder | None
+) -> GeneratorConfig:
+    """The family's generator config with the given options; ``--autoencoder`` names a channel
+    layout: linear (no conv stages) or conv (GeneratorConfig's)."""
+    if autoencoder is not None:
+        if "ae_channels" in overrides:
+            raise ParamgenError("give --autoencoder or --ae-channels, not both")
+        linear = autoencoder is Autoencoder.linear
+        overrides = {**overrides, "ae_channels": () if linear else GeneratorConfig().ae_channels}
+    return config_for_family(family, **overrides)
+
+
+def _fit(
+    data: TrainingSet, config: GeneratorConfig, checkpoint: Path, every: int
+) -> ParamGenerator:
+    """The fitted generator, with progress bars; Ctrl-C ends with the resume hint (status 130)."""
+    try:
+        with StageBars(_console) as bars:
+            return ParamGenerator.fit(data, config, bars.training_step, checkpoint, every)
+    except KeyboardInterrupt:
+        _console.print(f"interrupted; run the same command again to resume from {checkpoint}")
+        raise typer.Exit(130) from None
+
+
+@user_errors
+@with_config_options(TRAIN_OPTIONS)
+def train(
+    zoo: Annotated[Path, typer.Argument(help="Zoo file.")],
+    group: Annotated[str, typer.Option(help="Group family/backbone/task to learn.")],
+    out: Annotated[Path, typer.Option(help="Folder for the trained generator.")],
+    split: Annotated[
+        str, typer.Option(help="Rows to learn from: train, heldout, or all.")
+    ] = "train",
+    autoencoder: Annotated[
+        Autoencoder | None,
+        typer.Option(
+            help="Shorthand for --ae-channels: conv (p-diff's 1D convolutions) or linear (exact "
+            "for zoos of fewer rows than latent dimensions). Default: the family's."
+        ),
+    ] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save the training state every N steps (resume point).")
+    ] = 100,
+    force: Annotated[
+        bool,
+        typer.Option(help="Retrain from scratch even if OUT holds a generator or a checkpoint."),
+    ] = False,
+    *,
+    overrides: dict[str, object],
+) -> None:
+    """Fit a generator (autoencoder, then latent denoiser) on a zoo group and save it to OUT.
+
+    The training state is saved to OUT/fit-checkpoint.safetensors as it goes: if the fit is
+    interrupted, the same command resumes from the last checkpoint and ends with the same weights.
+    """
+    checkpoint = out / FIT_CHECKPOINT
+    if not _ready_to_fit(out, checkpoint, force):
+        return
+    with Zoo.open(zoo) as store:
+        data = training_set(store.group(group), None if split == "all" else split)
+    config = _config(data.metadata.get("family"), overrides, autoencoder)
+    generator = _fit(data, config, checkpoint, checkpoint_every)
+    generator.save_pretrained(out)
+    checkpoint.unlink(missing_ok=True)
+    _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")
