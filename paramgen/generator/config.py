@@ -29,7 +29,9 @@ class GeneratorConfig:
         "tensor", "Normalisation centre: per-tensor mean, or the mean row (rows sharing a base)."
     )
     latent_dim: int = _knob(64, "Latent size of the parameter autoencoder.")
-    ae_channels: tuple[int, ...] = _knob((32, 64, 64), "Channels of the autoencoder's conv stages.")
+    ae_channels: tuple[int, ...] = _knob(
+        (32, 64, 64), "Channels of the autoencoder's conv stages; none (empty): a linear one."
+    )
     ae_stride: int = _knob(4, "Stride of each autoencoder conv stage.")
     input_noise: float = _knob(0.001, "Noise added to the autoencoder's input rows in training.")
     latent_noise: float = _knob(0.1, "Noise added to the latents in autoencoder training.")
