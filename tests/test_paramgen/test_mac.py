@@ -96,17 +96,6 @@ def test_formula_shape_and_partition_of_unity():
     assert not torch.allclose(c.beta, t[:, None, None, None].expand_as(c.beta), atol=1e-3)
 
 
-def test_derivatives_match_autograd_per_dimension():
-    path = MacPath(randn(40, 2, 5, 3, seed=4, scale=0.05))
-    t = (torch.rand(40, generator=torch.Generator().manual_seed(5)) * 0.999).double()
-    c = path.coefficients(t)
-    for dim in range(3):
-        leaf = t.clone().requires_grad_(True)
-        (d_beta,) = torch.autograd.grad(path.beta_t(leaf)[:, dim].sum(), leaf)
-        assert torch.allclose(c.d_beta[:, dim], d_beta, rtol=1e-9, atol=1e-12)
-    assert torch.equal(c.d_alpha, -c.d_beta)
-
-
 def test_flexibility_sits_at_the_data_end():
     """The basis is steep at τ = 0, i.e. t → 1 (data); near the noise end β̇ stays close to 1."""
     path = MacPath(randn(64, 2, 5, 2, seed=6, scale=0.05))

@@ -17,7 +17,6 @@ from paramgen.paths import (
     StochasticInterpolant,
     TrigPath,
 )
-from paramgen.solvers import sample
 
 MEAN = torch.tensor([1.5, -2.0, 0.0], dtype=torch.float64)
 STD = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
@@ -54,24 +53,6 @@ def gamma_and_derivative(path, t: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return gamma.detach(), d_gamma
 
 
-@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
-def test_ends_and_names(path):
-    c = path.coefficients(torch.tensor([0.0, 1.0], dtype=torch.float64))
-    assert torch.allclose(c.alpha, torch.tensor([1.0, 0.0], dtype=torch.float64), atol=1e-15)
-    assert torch.allclose(c.beta, torch.tensor([0.0, 1.0], dtype=torch.float64), atol=1e-15)
-    assert path.name == f"{path.base.name}+{path.gamma.name}"
-
-
-@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
-def test_coefficient_derivatives_match_autograd(path):
-    t = torch.linspace(0.0, 0.99, 34, dtype=torch.float64, requires_grad=True)
-    c = path.coefficients(t)
-    (d_alpha,) = torch.autograd.grad(path.alpha_t(t).sum(), t)
-    (d_beta,) = torch.autograd.grad(path.beta_t(t).sum(), t)
-    assert torch.allclose(c.d_alpha[1:], d_alpha[1:], atol=1e-10)  # autograd of √ is 0/0 at 0
-    assert torch.allclose(c.d_beta, d_beta, atol=1e-12)
-
-
 @pytest.mark.parametrize("base", [LinearPath(), TrigPath()], ids=["linear", "trig"])
 def test_zero_gamma_is_the_base_path(base):
     path, t = StochasticInterpolant(base, BrownianGamma(0.0)), torch.rand(50).double() * 0.99
@@ -100,19 +81,6 @@ def test_si_drift_is_the_velocity_of_the_equivalent_path(path):
     at1 = model(torch.ones(1, 3, dtype=torch.float64), times)[0]
     assert torch.allclose(at0, intercept, atol=0.03)
     assert torch.allclose(at1 - at0, slope, atol=0.03)
-
-
-@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.name)
-def test_training_pairs_and_heun_use_the_equivalent_path(path):
-    g = torch.Generator().manual_seed(1)
-    data, noise = (torch.randn(64, 3, generator=g, dtype=torch.float64) for _ in range(2))
-    pair = path.sample_training(data, noise, torch.Generator().manual_seed(2))
-    c = path.coefficients(pair.t, like=data)
-    assert torch.allclose(pair.x_t, c.alpha * noise + c.beta * data, atol=1e-14)
-    assert torch.allclose(pair.target, c.d_alpha * noise + c.d_beta * data, atol=1e-14)
-    z = torch.randn(2000, 3, generator=g, dtype=torch.float64)
-    out = sample(path, gaussian_velocity(path), z, sampler="heun", steps=64)
-    assert (out - (MEAN + STD * z)).abs().max() < 0.02
 
 
 def test_bad_arguments_are_clear_errors():

@@ -1,5 +1,5 @@
-"""The MAC zoo builder on a tiny config: rows, conditions, splits, the fd metric, rebuilding a row,
-resuming, config errors and the ``paramgen zoo build mac`` command.
+"""The MAC zoo builder on a tiny config, what the builder battery (tests/zoo/builders) does not
+check: the shared anchor, rebuilding a row and the ``paramgen zoo build mac`` command.
 
 The zoo is seeded with an untrained flow model and classifier under the builder's names, so
 ``base_model`` reads them instead of pretraining (what a real build does once per zoo).
@@ -61,17 +61,13 @@ def built(base_zoo, tmp_path_factory):
     return path
 
 
-def test_rows_conditions_splits_and_metric(built):
+def test_runs_fine_tune_one_anchor(built):
+    """The builder battery (tests/zoo/builders) checks rows, splits and steps; this the anchor."""
     with Zoo.open(built) as zoo:
         group = zoo.group(GROUP)
         rows = group.read()
         family_config = group.family_config
-    assert len(rows) == 6
-    assert rows.conditions["nfe"].tolist() == [2.0] * 2 + [3.0] * 2 + [4.0] * 2
-    assert rows.split == ["train"] * 2 + ["heldout"] * 2 + ["train"] * 2
-    assert rows.step.tolist() == [2, 3] * 3
-    assert rows.run.tolist() == [0, 0, 1, 1, 2, 2]
-    assert rows.metrics["fd"].isfinite().all() and (rows.metrics["fd"] > 0).all()
+    assert (rows.metrics["fd"] > 0).all()
     assert family_config["class"] == "MacConvNet" and family_config["hidden"] == 4
     # every run fine-tunes the same anchor: rows differ by their NFE, not by their init
     assert not torch.equal(rows.params[1], rows.params[3])
@@ -107,45 +103,6 @@ def test_a_rebuilt_row_refuses_other_tensors(built):
         family.apply(velocity, config, {k: v for k, v in tensors.items() if k != "out.bias"})
     with pytest.raises(ParamgenError, match="shape"):
         family.apply(velocity, config, {**tensors, "out.bias": torch.zeros(3)})
-
-
-def test_a_rebuild_skips_finished_nfes(built, tmp_path):
-    path = shutil.copy(built, tmp_path / "again.h5")
-    seen = []
-    build_mac_zoo(
-        path, MacZooConfig(**TINY, samples=TINY_SAMPLES), on_run=lambda run: seen.append(run.scores)
-    )
-    assert seen == [None, None, None]
-
-
-def test_resuming_with_another_config_is_refused(built, tmp_path):
-    path = shutil.copy(built, tmp_path / "other.h5")
-    other = MacZooConfig(**{**TINY, "iterations": 4}, samples=TINY_SAMPLES)
-    with pytest.raises(ParamgenError, match="steps"):  # the plan's name for iterations
-        build_mac_zoo(path, other)
-
-
-@pytest.mark.parametrize(
-    "kwargs, field",
-    [
-        ({"nfes": ()}, "nfes"),
-        ({"nfes": (3, 3)}, "nfes"),
-        ({"nfes": (2.5,)}, "nfes"),
-        ({"heldout": (7,)}, "held-out"),
-        ({"keep_last": 500}, "keep_last"),
-        ({"iterations": 0}, "iterations"),
-        ({"anchor_iterations": -1}, "anchor_iterations"),
-        ({"nfes": (5,), "heldout": (5,)}, "training NFE"),
-        ({"finetune_lr": 0.0}, "finetune_lr"),
-        ({"lr": 0.0}, "lr"),
-        ({"scale": -1.0}, "scale"),
-        ({"samples": 1}, "samples"),
-        ({"backbone": "nope"}, "backbone"),
-    ],
-)
-def test_config_errors_name_the_field(kwargs, field):
-    with pytest.raises(ParamgenError, match=field):
-        MacZooConfig(**kwargs)
 
 
 def test_the_build_command(base_zoo, tmp_path):
