@@ -1,9 +1,10 @@
 """The path contract: how a training pair (noise, data) is mixed at time t, and what the model
 must predict there.
 
-Noise sits at t = 0 and data at t = 1 (torchcfm's convention). The model signature
-``model(x, t, **extras)`` with t a [N] float tensor serves every path; a discrete path shows its
-step k to the model as t = k / T. Each path names the sampler (and its step count) that
+Continuous paths put noise at t = 0 and data at t = 1 (torchcfm's convention). The model
+signature ``model(x, t, **extras)`` with t a [N] float tensor serves every path; the discrete DDPM
+path shows its step k to the model as t = k / T, so its t runs the other way (k = 0 is nearly
+clean data). Each path names the sampler (and its step count) that
 :meth:`ParamGenerator.sample` uses when the caller names none; the samplers that fit a path are
 the ones registered for its type (:mod:`paramgen.solvers`).
 
@@ -27,7 +28,11 @@ __all__ = ["PathSample", "Coefficients", "expand_like", "uniform_times", "check_
 
 @dataclass(frozen=True)
 class PathSample:
-    """One training batch: the model sees ``model(x_t, t)`` and regresses onto ``target``."""
+    """One training batch: the model sees ``model(x_t, t)`` and regresses onto ``target``.
+
+    ``t`` is the model's time input: the path time for every path but MAC, whose model is shown
+    the row's mean data weight instead (:mod:`paramgen.paths.mac`).
+    """
 
     x_t: Tensor
     t: Tensor

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["Model", "times", "randn", "grid", "check_steps"]
+__all__ = ["Model", "times", "randn", "grid", "check_steps", "checked"]
 
 Model = Callable[..., Tensor]
 """``model(x [N, ...], t [N], **extras) -> [N, ...]``: velocity or ε, as the path says."""
@@ -35,3 +37,17 @@ def check_steps(steps: int) -> None:
     """Refuse a step count that is not an integer >= 1."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ParamgenError(f"steps must be an integer >= 1, got {steps!r}")
+
+
+def checked(run: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """A sampling loop that refuses bad ``steps`` and a negative ``diffusion`` by name, whether
+    it is called through :func:`paramgen.solvers.sample` or directly."""
+
+    @functools.wraps(run)
+    def checked_run(*args: Any, steps: int, diffusion: float = 0.0, **kwargs: Any) -> Tensor:
+        check_steps(steps)
+        if diffusion < 0:
+            raise ParamgenError(f"diffusion must be >= 0, got {diffusion}")
+        return run(*args, steps=steps, diffusion=diffusion, **kwargs)
+
+    return checked_run

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import DDPMPath
-from paramgen.solvers.common import Model, randn, times
+from paramgen.solvers.common import Model, checked, randn, times
 
 __all__ = ["ddpm_timesteps", "ddpm", "ddim"]
 
@@ -45,6 +45,7 @@ def _x0_hat(x: Tensor, eps: Tensor, alpha_bar: float) -> Tensor:
     return (x - math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha_bar)
 
 
+@checked
 def ddpm(
     path: DDPMPath,
     model: Model,
@@ -68,6 +69,7 @@ def ddpm(
     return x
 
 
+@checked
 def ddim(
     path: DDPMPath,
     model: Model,

@@ -9,11 +9,12 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import MacPath
-from paramgen.solvers.common import Model, check_steps, grid, times
+from paramgen.solvers.common import Model, checked, grid, times
 
 __all__ = ["gamma_euler"]
 
 
+@checked
 def gamma_euler(
     path: MacPath,
     model: Model,
@@ -42,10 +43,16 @@ def gamma_euler(
     γ₁). Reading x̂_noise off with that scalar time instead (the linear path's own
     noise_and_data_from_velocity) would add (β_i − mean β_i)⊙v̂ at every step, an error that does
     not shrink with the step size. With w = 0, β = t and this is plain Euler on the linear path.
+    Order: 1 on a smooth β(t). With q > 1 and w ≠ 0, β has an infinite slope at t = 1
+    (τ^{1/q}) and the uniform grid converges more slowly: on N(1.5, 0.7²) data with the exact
+    velocity and the registry's example weights, q = 7 leaves a max error of 0.48, 0.43, 0.33 at
+    64, 128, 256 steps (q = 1: 0.064, 0.033, 0.017). A grid uniform in (1 − t)^{1/q} (EDM's
+    ρ-spacing with ρ = q) restores order 1 there (0.16, 0.082, 0.041); it is not used yet, since
+    the MAC nets and their figures were trained through this uniform grid.
+
     It runs with autograd on, so a coefficient net can be trained through it (``diffusion`` and
     ``generator`` are the registry's signature; the loop is deterministic and ignores them).
     """
-    check_steps(steps)
     if tuple(noise.shape) != path.data_shape:
         raise ParamgenError(
             f"noise must have the MAC path's shape {list(path.data_shape)} (its weights "

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from paramgen.paths import ContinuousPath, Path
-from paramgen.solvers.common import Model, grid, randn, times
+from paramgen.solvers.common import Model, checked, grid, randn, times
 
 __all__ = ["euler", "heun", "euler_maruyama"]
 
@@ -26,6 +26,7 @@ __all__ = ["euler", "heun", "euler_maruyama"]
 _SCORE_CUTOFF = 1e-3
 
 
+@checked
 def euler(
     path: Path,
     model: Model,
@@ -43,6 +44,7 @@ def euler(
     return x
 
 
+@checked
 def heun(
     path: Path,
     model: Model,
@@ -63,6 +65,7 @@ def heun(
     return x
 
 
+@checked
 def euler_maruyama(
     path: ContinuousPath,
     model: Model,

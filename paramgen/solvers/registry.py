@@ -18,7 +18,7 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import ContinuousPath, DDPMPath, MacPath, Path
-from paramgen.solvers.common import Model, check_steps
+from paramgen.solvers.common import Model
 from paramgen.solvers.ddpm import ddim, ddpm
 from paramgen.solvers.mac import gamma_euler
 from paramgen.solvers.ode import euler, euler_maruyama, heun
@@ -94,9 +94,6 @@ def sample(
     autograd; call a sampler's function directly to differentiate through it (MAC training).
     """
     entry = _resolve(path, sampler)
-    check_steps(steps)
-    if diffusion < 0:
-        raise ParamgenError(f"diffusion must be >= 0, got {diffusion}")
     if noise.ndim < 1:
         raise ParamgenError(f"noise must have shape [N, ...], got {tuple(noise.shape)}")
     return entry.run(
