@@ -5,7 +5,7 @@ import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator
-from tests.test_paramgen.test_generator import TINY, synthetic_set
+from tests.paramgen.generator.test_model import TINY, synthetic_set
 
 CONFIG = GeneratorConfig(**{**TINY, "ae_steps": 30, "denoiser_steps": 30})
 
