@@ -11,7 +11,7 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["Model", "times", "randn", "grid", "check_steps", "checked"]
+__all__ = ["Model", "times", "randn", "intervals", "check_steps", "checked"]
 
 Model = Callable[..., Tensor]
 """``model(x [N, ...], t [N], **extras) -> [N, ...]``: velocity or ε, as the path says."""
@@ -28,9 +28,11 @@ def randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
 
 
-def grid(steps: int) -> list[float]:
-    """0 = t_0 < … < t_steps = 1, uniform; float64 so that the last interval ends exactly at 1."""
-    return torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64).tolist()
+def intervals(steps: int) -> list[tuple[float, float]]:
+    """(t_i, t_{i+1}) of the uniform grid 0 = t_0 < … < t_steps = 1, built in float64 so that
+    the last interval ends exactly at 1."""
+    points = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64).tolist()
+    return list(zip(points[:-1], points[1:], strict=True))
 
 
 def check_steps(steps: int) -> None:

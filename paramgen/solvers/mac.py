@@ -9,7 +9,7 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import MacPath
-from paramgen.solvers.common import Model, checked, grid, times
+from paramgen.solvers.common import Model, checked, intervals, times
 
 __all__ = ["gamma_euler"]
 
@@ -60,7 +60,7 @@ def gamma_euler(
         )
     x = noise
     beta = path.beta_t(times(0.0, x))
-    for t1 in grid(steps)[1:]:
+    for _, t1 in intervals(steps):
         velocity = model(x, beta.flatten(1).mean(dim=1), **extras)
         beta_next = path.beta_t(times(t1, x))
         x = x + (beta_next - beta) * velocity

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from paramgen.paths import ContinuousPath, Path
-from paramgen.solvers.common import Model, checked, grid, randn, times
+from paramgen.solvers.common import Model, checked, intervals, randn, times
 
 __all__ = ["euler", "heun", "euler_maruyama"]
 
@@ -38,8 +38,7 @@ def euler(
     **extras: Any,
 ) -> Tensor:
     """First-order Euler ODE steps from noise x [N, ...] to the data end."""
-    points = grid(steps)
-    for t0, t1 in zip(points[:-1], points[1:], strict=True):
+    for t0, t1 in intervals(steps):
         x = x + (t1 - t0) * model(x, times(t0, x), **extras)
     return x
 
@@ -56,8 +55,7 @@ def heun(
     **extras: Any,
 ) -> Tensor:
     """Heun (second order, 2 model calls a step) from noise x [N, ...] to the data end."""
-    points = grid(steps)
-    for t0, t1 in zip(points[:-1], points[1:], strict=True):
+    for t0, t1 in intervals(steps):
         dt = t1 - t0
         v0 = model(x, times(t0, x), **extras)
         v1 = model(x + dt * v0, times(t1, x), **extras)
@@ -77,8 +75,7 @@ def euler_maruyama(
     **extras: Any,
 ) -> Tensor:
     """Euler–Maruyama on the SDE with diffusion ε (module docstring); plain Euler where ε = 0."""
-    points = grid(steps)
-    for t0, t1 in zip(points[:-1], points[1:], strict=True):
+    for t0, t1 in intervals(steps):
         dt = t1 - t0
         t = times(t0, x)
         v = model(x, t, **extras)
