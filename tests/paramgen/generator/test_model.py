@@ -2,6 +2,7 @@
 unconditional generators and condition values outside the training range."""
 
 import json
+import re
 import warnings
 
 import pytest
@@ -12,7 +13,9 @@ from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet, con
 from paramgen.generator.autoencoder import ParamAutoencoder
 from paramgen.generator.condition_checks import ConditionRangeWarning
 from paramgen.generator.normalization import TensorwiseNormalizer
+from paramgen.paths import generator_path_names
 from paramgen.schema import ParamSchema, ParamSpec
+from paramgen.solvers import SAMPLERS, samplers_for
 
 SCHEMA = ParamSchema((ParamSpec("a.weight", (4, 5)), ParamSpec("b.bias", (7,))))
 TINY = dict(
@@ -128,12 +131,16 @@ def test_guidance_and_other_samplers_run(fitted):
         assert torch.isfinite(rows).all()
 
 
-def test_ddpm_path_fits_and_samples():
-    generator = ParamGenerator.fit(synthetic_set(), GeneratorConfig(**TINY, path="ddpm"))
-    rows = generator.sample_rows({"angle": 0.0}, 2, steps=10)
+@pytest.mark.parametrize("path", generator_path_names())
+def test_every_generator_path_fits_and_samples_with_its_default_sampler(path):
+    """A path registered for generators trains one (a few steps) and samples finite rows."""
+    config = GeneratorConfig(**{**TINY, "ae_steps": 4, "denoiser_steps": 4}, path=path)
+    generator = ParamGenerator.fit(synthetic_set(), config)
+    rows = generator.sample_rows({"angle": 0.0}, 2, steps=5)
     assert rows.shape == (2, SCHEMA.dim) and torch.isfinite(rows).all()
-    with pytest.raises(ParamgenError, match="does not fit the 'ddpm' path"):
-        generator.sample_rows({"angle": 0.0}, 1, sampler="heun")
+    wrong = next(s for s in SAMPLERS if s not in samplers_for(generator.path))
+    with pytest.raises(ParamgenError, match=re.escape(f"does not fit the '{path}' path")):
+        generator.sample_rows({"angle": 0.0}, 1, sampler=wrong)
 
 
 def test_conditions_are_validated(fitted):
