@@ -14,6 +14,7 @@ from paramgen.tasks.classification import ClassificationTask, Labelled
 __all__ = [
     "DigitsClassification",
     "StyledDigitsClassification",
+    "WIDE_DIGITS",
     "styled",
     "styled_split",
 ]
@@ -53,3 +54,8 @@ class DigitsClassification(BuiltInBackbone, ClassificationTask):
     def examples(self, value: float | None, split: Literal["train", "test"]) -> Labelled:
         data = load_digits16(split)
         return Labelled(data.images, data.labels)
+
+
+# The unconditional task on the wide MLP, for the command line (``--task
+# paramgen.tasks.digits:WIDE_DIGITS``): p-diff subsets of 10⁶ numbers and more (fc2: 4.2M).
+WIDE_DIGITS = DigitsClassification(backbone="digits-mlp-wide")
