@@ -16,6 +16,7 @@ from paramgen.tasks.flow_sampling import DigitsFlowSampling
         StyledDigitsDenoising("stroke"),
         DigitsFlowSampling(samples=32),
         DigitsClassification(),
+        DigitsClassification("digits-mlp-wide"),
     ],
 )
 def test_a_recorded_spec_rebuilds_the_same_task(task):
