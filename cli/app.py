@@ -1,4 +1,8 @@
-"""The Typer app behind the ``paramgen`` console script."""
+"""The Typer app behind the ``paramgen`` console script.
+
+Sub-commands are imported only when the command line names one (``cli.lazy_group``): their
+modules import torch, peft and scikit-learn, seconds that ``--help`` and ``--version`` skip.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,46 @@ from typing import Annotated
 
 import typer
 
-from cli.build_commands import build_app
-from cli.evaluate_command import evaluate
-from cli.generate_command import generate
-from cli.inspect_commands import inspect_app
-from cli.run_command import run
-from cli.train_command import train
-from cli.zoo_commands import zoo_app
+from cli.lazy_group import LazyCommand, lazy_group
 from paramgen import __version__
 
 __all__ = ["app", "main"]
+
+_COMMANDS = lazy_group(
+    LazyCommand(
+        "run",
+        "cli.run_command:run",
+        "The main job: build the rotation-LoRA zoo, train the generator, generate adapters for "
+        "seen\nand held-out angles, score them against baselines, write OUT/report/report.md "
+        "(resumable).",
+    ),
+    LazyCommand(
+        "train",
+        "cli.train_command:train",
+        "Fit a generator (autoencoder, then latent denoiser) on a zoo group and save it to OUT.",
+    ),
+    LazyCommand(
+        "generate",
+        "cli.generate_command:generate",
+        "Sample N parameter sets for a condition (none if unconditional) and write them out.",
+    ),
+    LazyCommand(
+        "eval",
+        "cli.evaluate_command:evaluate",
+        "Score generated weights per condition value through the group's family and task, next "
+        "to\nthe baselines (a)–(e), the memorisation baselines and the novelty figures.",
+    ),
+    LazyCommand(
+        "zoo",
+        "cli.zoo_commands:zoo_app",
+        "Inspect a model zoo (HDF5) and import or export its weights.",
+    ),
+    LazyCommand(
+        "inspect",
+        "cli.inspect_commands:inspect_app",
+        "Look inside a generator's latent parameter space.",
+    ),
+)
 
 app = typer.Typer(
     name="paramgen",
@@ -23,14 +57,8 @@ app = typer.Typer(
     "distribution, and sample new weights that load straight into a backbone.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=_COMMANDS,
 )
-zoo_app.add_typer(build_app, name="build")
-app.add_typer(zoo_app, name="zoo")
-app.command("run")(run)
-app.command("train")(train)
-app.command("generate")(generate)
-app.command("eval")(evaluate)
-app.add_typer(inspect_app, name="inspect")
 
 
 def _show_version(value: bool) -> None:

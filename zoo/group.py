@@ -19,7 +19,7 @@ from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
 from zoo.row_io import read_rows, write_rows
 
-__all__ = ["SPLITS", "ZooRows", "ZooGroup", "RowSelection", "split_codes"]
+__all__ = ["SPLITS", "RowLabels", "ZooRows", "ZooGroup", "RowSelection", "split_codes"]
 
 SPLITS = ("train", "heldout", "generated")
 RowSelection = int | slice | Sequence[int] | np.ndarray | None
@@ -34,6 +34,23 @@ class ZooRows:
     params: torch.Tensor
     conditions: dict[str, torch.Tensor]
     metrics: dict[str, torch.Tensor]
+    run: np.ndarray
+    step: np.ndarray
+    seed: np.ndarray
+    split: list[str]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class RowLabels:
+    """Everything about a batch of rows but their params — a few bytes a row, where params are
+    D floats — as numpy arrays; every field has n entries."""
+
+    index: np.ndarray
+    conditions: dict[str, np.ndarray]
+    metrics: dict[str, np.ndarray]
     run: np.ndarray
     step: np.ndarray
     seed: np.ndarray
@@ -208,25 +225,38 @@ class ZooGroup:
             dataset.refresh()
         return read_rows(dataset, index)
 
-    def read(self, selection: RowSelection = None) -> ZooRows:
-        """Rows by index, slice, index list or boolean mask (None: all committed rows)."""
+    def read_labels(self, selection: RowSelection = None) -> RowLabels:
+        """Rows' conditions, metrics, run, step, seed and split, without their params (None: all
+        committed rows) — what summaries need, read without touching the [N, D] params."""
         index = self.resolve(selection)
         codes = self._read_column("split", index)
-        return ZooRows(
+        return RowLabels(
             index=index,
-            params=torch.from_numpy(self._read_column("params", index)),
             conditions={
-                name: torch.from_numpy(self._read_column("conditions/" + name, index))
+                name: self._read_column("conditions/" + name, index)
                 for name in self.condition_shapes
             },
             metrics={
-                name: torch.from_numpy(self._read_column("metrics/" + name, index))
-                for name in self.metric_names
+                name: self._read_column("metrics/" + name, index) for name in self.metric_names
             },
             run=self._read_column("run", index),
             step=self._read_column("step", index),
             seed=self._read_column("seed", index),
             split=[SPLITS[code] for code in codes],
+        )
+
+    def read(self, selection: RowSelection = None) -> ZooRows:
+        """Rows by index, slice, index list or boolean mask (None: all committed rows)."""
+        labels = self.read_labels(selection)
+        return ZooRows(
+            index=labels.index,
+            params=torch.from_numpy(self._read_column("params", labels.index)),
+            conditions={name: torch.from_numpy(v) for name, v in labels.conditions.items()},
+            metrics={name: torch.from_numpy(v) for name, v in labels.metrics.items()},
+            run=labels.run,
+            step=labels.step,
+            seed=labels.seed,
+            split=labels.split,
         )
 
     def tensors(self, row: int) -> dict[str, torch.Tensor]:

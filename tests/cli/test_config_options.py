@@ -5,6 +5,7 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import click
 import pytest
 import typer
 from typer.main import get_command
@@ -27,8 +28,8 @@ MAX_LINES = 40
 
 def _params(*path: str) -> dict:
     command = get_command(app)
-    for name in path:
-        command = command.commands[name]
+    for name in path:  # resolved, not looked up: the app imports a command when it is named
+        _, command, _ = command.resolve_command(click.Context(command), [name])
     return {param.name: param for param in command.params}
 
 
