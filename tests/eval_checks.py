@@ -3,7 +3,13 @@ CLI tests of each family (``from tests.eval_checks import check_eval_json``)."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.app import app
 
 BASELINES = {"noise x0.1", "noise x1", "average of 16", "Gaussian fit"}
 
@@ -56,3 +62,16 @@ def check_eval_json(
         assert math.isnan(s["no_adapter"]) or in_range([s["no_adapter"]])
     for row in scores["summary"].values():
         assert in_range([row["generated"], row["trained"]])
+
+
+def train_then_eval(zoo: Path, group: str, value: str, n: int, folder: Path) -> dict:
+    """``paramgen train`` a tiny generator (3 + 3 steps) on ``group``, then ``paramgen eval`` it
+    at ``value`` with ``n`` rows; returns the scores JSON (both commands must succeed)."""
+    runner, generator, out = CliRunner(), folder / "generator", folder / "scores.json"
+    args = ["train", str(zoo), "--group", group, "--out", str(generator)]
+    result = runner.invoke(app, [*args, "--ae-steps", "3", "--denoiser-steps", "3"])
+    assert result.exit_code == 0, result.output
+    args = ["eval", str(generator), str(zoo), "--values", value, "--n", str(n), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text())

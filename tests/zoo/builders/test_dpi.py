@@ -18,7 +18,7 @@ from paramgen.errors import ParamgenError
 from paramgen.families.dpi import DpiConfig, DpiFamily
 from paramgen.tasks.denoising import denoising_mse
 from paramgen.tasks.digits import styled
-from tests.eval_checks import check_eval_json
+from tests.eval_checks import check_eval_json, train_then_eval
 from zoo.bases import base_model
 from zoo.builders import DpiZooConfig, build_dpi_zoo
 from zoo.store import Zoo
@@ -144,15 +144,8 @@ def test_cli_trains_a_generator_with_the_dpi_defaults_and_its_rows_rebuild(built
 # The held-out stroke 0.5 lies past the training values: the generator says it extrapolates.
 @pytest.mark.filterwarnings("ignore:condition stroke=0.5 is outside the training range")
 def test_cli_eval_scores_a_dpi_group_and_its_baselines(built, tmp_path):
-    runner, generator = CliRunner(), tmp_path / "generator"
-    args = ["train", str(built), "--group", GROUP, "--out", str(generator)]
-    result = runner.invoke(app, [*args, "--ae-steps", "3", "--denoiser-steps", "3"])
-    assert result.exit_code == 0, result.output
     # One value, one row each: every DPI score denoises the whole test set at 8 noise levels.
-    args = ["eval", str(generator), str(built), "--values", "0.5", "--n", "1"]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "scores.json")])
-    assert result.exit_code == 0, result.output
-    scores = json.loads((tmp_path / "scores.json").read_text())
+    scores = train_then_eval(built, GROUP, "0.5", 1, tmp_path)
     # MSE: finite and >= 0; denoising has no wrong examples, so no error-set IoU.
     check_eval_json(scores, [0.5], 1, (0.0, math.inf), wrong_examples=False)
     assert scores["scores"][0]["split"] == "heldout"

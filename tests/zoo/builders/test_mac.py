@@ -5,7 +5,6 @@ The zoo is seeded with an untrained flow model and classifier under the builder'
 ``base_model`` reads them instead of pretraining (what a real build does once per zoo).
 """
 
-import json
 import math
 import shutil
 
@@ -21,7 +20,7 @@ from paramgen.families.mac import MacFamily
 from paramgen.families.mac.training import mac_images
 from paramgen.frechet import FrechetScorer
 from paramgen.tasks.flow_sampling import CLASSIFIER, FLOW_BACKBONE, evaluation_noise
-from tests.eval_checks import check_eval_json
+from tests.eval_checks import check_eval_json, train_then_eval
 from zoo.bases import base_model
 from zoo.builders import MacZooConfig, build_mac_zoo
 from zoo.store import Zoo
@@ -132,14 +131,7 @@ def test_the_build_command(base_zoo, tmp_path):
 
 
 def test_cli_eval_scores_a_mac_group_and_its_baselines(built, tmp_path):
-    runner, generator = CliRunner(), tmp_path / "generator"
-    args = ["train", str(built), "--group", GROUP, "--out", str(generator)]
-    result = runner.invoke(app, [*args, "--ae-steps", "3", "--denoiser-steps", "3"])
-    assert result.exit_code == 0, result.output
-    args = ["eval", str(generator), str(built), "--values", "3", "--n", "2"]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "scores.json")])
-    assert result.exit_code == 0, result.output
-    scores = json.loads((tmp_path / "scores.json").read_text())
+    scores = train_then_eval(built, GROUP, "3", 2, tmp_path)
     # Fréchet distance: finite and >= 0; sampling has no wrong examples, so no error-set IoU.
     check_eval_json(scores, [3.0], 2, (0.0, math.inf), wrong_examples=False)
     assert scores["scores"][0]["split"] == "heldout"
