@@ -35,13 +35,14 @@ def inspect_pca(
     generator = load_generator(generator_dir)
     with Zoo.open(zoo) as store:
         data = training_set(store.group(generator.metadata["group"]), split=None)
+        trained = generator.encode(data.params).flatten(1)  # a tokenized one: all its tokens
     (style,) = data.conditions
     values = sorted(set(data.conditions[style].tolist()))
     generated = torch.cat([generator.sample_latents({style: v}, per_value, seed=1) for v in values])
     view = latent_pca(
-        generator.encode(data.params).numpy(),
+        trained.numpy(),
         data.conditions[style].numpy(),
-        generated.numpy(),
+        generated.flatten(1).numpy(),
         [v for v in values for _ in range(per_value)],
     )
     out.mkdir(parents=True, exist_ok=True)

@@ -103,10 +103,10 @@ def train(
     checkpoint = out / FIT_CHECKPOINT
     if not _ready_to_fit(out, checkpoint, force):
         return
-    with Zoo.open(zoo) as store:
+    with Zoo.open(zoo) as store:  # open while fitting: large training sets stream from it
         data = training_set(store.group(group), None if split == "all" else split)
-    config = _config(data.metadata.get("family"), overrides, autoencoder)
-    generator = _fit(data, config, checkpoint, checkpoint_every)
+        config = _config(data.metadata.get("family"), overrides, autoencoder)
+        generator = _fit(data, config, checkpoint, checkpoint_every)
     generator.save_pretrained(out)
     checkpoint.unlink(missing_ok=True)
     _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")

@@ -259,6 +259,10 @@ class ZooGroup:
             split=labels.split,
         )
 
+    def read_params(self, selection: RowSelection = None) -> torch.Tensor:
+        """Rows' params [n, D] alone (any order, repeats allowed): what a fit's minibatch needs."""
+        return torch.from_numpy(self._read_column("params", self.resolve(selection)))
+
     def tensors(self, row: int) -> dict[str, torch.Tensor]:
         """One row unflattened into named tensors."""
         return self.schema.unflatten(self.read(row).params[0])

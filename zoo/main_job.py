@@ -105,14 +105,15 @@ def run_main_job(
                 ),
             )
             evaluation_path.write_text(json.dumps([s.as_dict() for s in scores]))
+        trained = generator.encode(data.params).flatten(1)  # while the zoo is open
     announce("report")
     style = config.zoo.style
     generated_values = np.repeat([s.value for s in scores], 4)
     generated = torch.cat([generator.sample_latents({style: s.value}, 4, seed=1) for s in scores])
     view = latent_pca(
-        generator.encode(data.params).numpy(),
+        trained.numpy(),
         data.conditions[style].numpy(),
-        generated.numpy(),
+        generated.flatten(1).numpy(),
         generated_values,
     )
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,50 @@
-"""A zoo group's rows as the generator's TrainingSet (the library never reads zoo files itself)."""
+"""A zoo group's rows as the generator's TrainingSet (the library never reads zoo files itself).
+
+Rows that fit in ``in_memory_bytes`` are read once; larger training sets stay in the file and a
+fit reads them a minibatch at a time (:class:`StreamedRows`), so a 10⁷-number zoo trains in a few
+GB of RAM. The zoo must then stay open until the fit ends.
+"""
 
 from __future__ import annotations
+
+import numpy as np
+import torch
 
 from paramgen.generator import TrainingSet
 from zoo.group import ZooGroup
 
-__all__ = ["training_set"]
+__all__ = ["IN_MEMORY_BYTES", "StreamedRows", "training_set"]
+
+IN_MEMORY_BYTES = 1 << 30  # training rows up to 1 GiB are read into RAM once
 
 
-def training_set(group: ZooGroup, split: str | None = "train") -> TrainingSet:
-    """Rows of ``split`` (None: every row) with their conditions and the group's description."""
-    rows = group.read(group.indices(split=split))
+class StreamedRows:
+    """Rows ``index`` of ``group`` read on demand: ``rows[slice or LongTensor]`` → [n, D]."""
+
+    def __init__(self, group: ZooGroup, index: np.ndarray) -> None:
+        self.group, self.index = group, index
+        self.shape = (len(index), group.schema.dim)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: slice | torch.Tensor) -> torch.Tensor:
+        positions = self.index[key] if isinstance(key, slice) else self.index[np.asarray(key)]
+        return self.group.read_params(positions)
+
+
+def training_set(
+    group: ZooGroup, split: str | None = "train", in_memory_bytes: int = IN_MEMORY_BYTES
+) -> TrainingSet:
+    """Rows of ``split`` (None: every row) with their conditions and the group's description;
+    the params are streamed from the file when they exceed ``in_memory_bytes``."""
+    index = group.indices(split=split)
+    labels = group.read_labels(index)
+    streamed = len(index) * group.schema.dim * 4 > in_memory_bytes
+    params = StreamedRows(group, index) if streamed else group.read_params(index)
     return TrainingSet(
-        params=rows.params,
-        conditions=rows.conditions,
+        params=params,
+        conditions={name: torch.from_numpy(value) for name, value in labels.conditions.items()},
         schema=group.schema,
         metadata={
             "group": group.name,

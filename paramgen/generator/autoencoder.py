@@ -78,6 +78,10 @@ class ParamAutoencoder(nn.Module):
             else nn.Identity()
         )
 
+    @property
+    def latent_shape(self) -> tuple[int]:
+        return (self.to_latent.out_features,)
+
     def encode(self, rows: torch.Tensor) -> torch.Tensor:
         signal = F.pad(rows, (0, self.padded - self.dim))[:, None]  # [N, 1, padded]
         return self.to_latent(self.encoder(signal).flatten(1))
@@ -94,3 +98,18 @@ class ParamAutoencoder(nn.Module):
         if self.training and self.latent_noise:
             latents = latents + self.latent_noise * torch.randn(latents.shape, generator=generator)
         return self.decode(latents)
+
+    def rows_per_step(self, config) -> int:
+        """Rows one training step reads (``config``: the GeneratorConfig)."""
+        return config.batch_size
+
+    def training_loss(self, rows, config, generator: torch.Generator) -> torch.Tensor:
+        """Reconstruction error of ``config.batch_size`` random normalised ``rows`` [N, D]."""
+        batch = rows[torch.randint(len(rows), (config.batch_size,), generator=generator)]
+        return F.mse_loss(self(batch, generator), batch)
+
+    def training_items(
+        self, latents: torch.Tensor, index: torch.Tensor, config, generator: torch.Generator
+    ) -> tuple[torch.Tensor, None]:
+        """The latents [n, L] of rows ``index``: one item per row, no token ids."""
+        return latents[index], None

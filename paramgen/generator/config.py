@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import torch
 
@@ -10,10 +11,17 @@ from paramgen.errors import ParamgenError
 from paramgen.families import family_names, get_family
 from paramgen.generator.conditions import CONDITION_ENCODERS
 from paramgen.generator.normalization import CENTRES, Centre
+from paramgen.generator.rows import RowSource
 from paramgen.paths import generator_path_names
 from paramgen.schema import ParamSchema
 
-__all__ = ["GeneratorConfig", "TrainingSet", "config_for_family"]
+__all__ = ["TOKENS_FROM_DIM", "Architecture", "GeneratorConfig", "TrainingSet", "config_for_family"]
+
+Architecture = Literal["auto", "whole-row", "tokens"]
+
+TOKENS_FROM_DIM = 65_536
+"""Rows of at least this many numbers get the tokenized generator under ``architecture="auto"``
+(``bench/generator_scaling.py`` measures where the whole-row autoencoder's step outgrows it)."""
 
 
 def _knob(default, help: str, **kwargs):
@@ -25,6 +33,11 @@ def _knob(default, help: str, **kwargs):
 class GeneratorConfig:
     """What a generator is (saved with it). Sampling knobs go to ``sample``."""
 
+    architecture: Architecture = _knob(
+        "auto",
+        "Whole-row autoencoder (small rows), tokens (large rows: cost per step flat in D), or "
+        f"auto: tokens from D = {TOKENS_FROM_DIM:,}. The saved config records the choice.",
+    )
     centre: Centre = _knob(
         "tensor", "Normalisation centre: per-tensor mean, or the mean row (rows sharing a base)."
     )
@@ -37,6 +50,11 @@ class GeneratorConfig:
     latent_noise: float = _knob(0.1, "Noise added to the latents in autoencoder training.")
     ae_steps: int = _knob(1500, "Autoencoder training steps.")
     ae_lr: float = _knob(1e-3, "Autoencoder learning rate.")
+    token_size: int = _knob(
+        2048, "Numbers per token (tokens architecture); tokens never mix tensors."
+    )
+    token_width: int = _knob(512, "Hidden width of the token autoencoder (tokens architecture).")
+    tokens_per_step: int = _knob(512, "Random tokens per training step (tokens architecture).")
     path: str = _knob("linear", "Noise-to-data path the latent model trains on.")
     width: int = _knob(256, "Width of the latent denoiser.")
     depth: int = _knob(4, "Residual blocks of the latent denoiser.")
@@ -60,10 +78,23 @@ class GeneratorConfig:
             raise ParamgenError(
                 f"condition must be one of {list(CONDITION_ENCODERS)}, got {self.condition!r}"
             )
+        if self.architecture not in ("auto", "whole-row", "tokens"):
+            raise ParamgenError(
+                f"architecture must be one of auto, whole-row, tokens, got {self.architecture!r}"
+            )
+        for name in ("token_size", "token_width", "tokens_per_step", "batch_size", "latent_dim"):
+            if getattr(self, name) < 1:
+                raise ParamgenError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.condition_dropout < 1:
             raise ParamgenError(
                 f"condition_dropout must be in [0, 1), got {self.condition_dropout}"
             )
+
+    def for_dim(self, dim: int) -> GeneratorConfig:
+        """This config with ``architecture="auto"`` resolved for rows of ``dim`` numbers."""
+        if self.architecture != "auto":
+            return self
+        return replace(self, architecture="tokens" if dim >= TOKENS_FROM_DIM else "whole-row")
 
 
 def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
@@ -75,9 +106,13 @@ def config_for_family(family: str | None, **overrides) -> GeneratorConfig:
 
 @dataclass
 class TrainingSet:
-    """Rows [N, D] (raw weights), their conditions {name: [N, *shape]}, and what they are."""
+    """Rows [N, D] (raw weights), their conditions {name: [N, *shape]}, and what they are.
 
-    params: torch.Tensor
+    ``params`` is a tensor, or a row source read a minibatch at a time
+    (:class:`paramgen.generator.rows.RowSource`) for training sets larger than memory.
+    """
+
+    params: torch.Tensor | RowSource
     conditions: dict[str, torch.Tensor]
     schema: ParamSchema
     metadata: dict = field(default_factory=dict)  # family, family_config, backbone, group, …

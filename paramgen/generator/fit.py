@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from paramgen.generator.checkpoint import FitCheckpoint, Resume
+from paramgen.generator.rows import NormalizedRows
 
 if TYPE_CHECKING:
     from paramgen.generator.model import ParamGenerator
@@ -73,13 +74,13 @@ def optimise(
             run.on_progress(stage, step, steps, loss.item())
 
 
-def train_autoencoder(generator: ParamGenerator, rows: torch.Tensor, run: FitRun) -> None:
-    """Fit the autoencoder to normalised ``rows`` [N, D], then the latents' mean and spread."""
+def train_autoencoder(generator: ParamGenerator, rows: NormalizedRows, run: FitRun) -> torch.Tensor:
+    """Fit the autoencoder to normalised ``rows``, then the latents' mean and spread; returns the
+    standardised latents [N, *latent_shape] of every row (encoded a chunk of rows at a time)."""
     config, rng, autoencoder = generator.config, run.rng, generator.autoencoder
 
     def reconstruction_loss() -> torch.Tensor:
-        batch = rows[torch.randint(len(rows), (config.batch_size,), generator=rng)]
-        return F.mse_loss(autoencoder(batch, rng), batch)
+        return autoencoder.training_loss(rows, config, rng)
 
     autoencoder.train()
     optimise(
@@ -94,36 +95,42 @@ def train_autoencoder(generator: ParamGenerator, rows: torch.Tensor, run: FitRun
     )
     autoencoder.eval()
     with torch.no_grad():
-        latents = autoencoder.encode(rows)
-        generator.latent_mean.copy_(latents.mean(dim=0))
-        generator.latent_std.copy_(latents.std(dim=0).clamp_min(1e-4))
+        latents = torch.cat([autoencoder.encode(chunk) for chunk in rows.chunks()])
+        flat = latents.flatten(0, -2)  # [N·items, L]: per-dimension statistics over every item
+        generator.latent_mean.copy_(flat.mean(dim=0))
+        generator.latent_std.copy_(flat.std(dim=0).clamp_min(1e-4))
+        return (latents - generator.latent_mean) / generator.latent_std
 
 
 def train_denoiser(
     generator: ParamGenerator,
-    rows: torch.Tensor,
+    latents: torch.Tensor,
     conditions: Mapping[str, torch.Tensor],
     run: FitRun,
 ) -> None:
-    """Fit the latent denoiser on the path, dropping the condition for a share of the rows."""
+    """Fit the latent denoiser on the path to standardised ``latents`` [N, *latent_shape],
+    dropping the condition for a share of the rows."""
     config, rng = generator.config, run.rng
-    latents = generator.encode_normalized(rows).detach()
+    rows = generator.autoencoder.rows_per_step(config)
 
     def path_loss() -> torch.Tensor:
-        index = torch.randint(len(latents), (config.batch_size,), generator=rng)
+        index = torch.randint(len(latents), (rows,), generator=rng)
         batch = {name: value[index] for name, value in conditions.items()}
         inputs = generator.condition_encoder.training_inputs(batch, rng)
-        drop = torch.rand(config.batch_size, generator=rng) < config.condition_dropout
-        noise = torch.randn(latents[index].shape, generator=rng)
-        sample = generator.path.sample_training(latents[index], noise, rng)
-        embedding = generator.condition_embedding(inputs, config.batch_size, drop)
-        prediction = generator.denoiser(sample.x_t, sample.t, condition=embedding)
+        drop = torch.rand(rows, generator=rng) < config.condition_dropout
+        items, ids = generator.autoencoder.training_items(latents, index, config, rng)
+        noise = torch.randn(items.shape, generator=rng)
+        sample = generator.path.sample_training(items, noise, rng)
+        embedding = generator.condition_embedding(inputs, rows, drop)
+        context = generator.context(embedding, ids)
+        prediction = generator.denoiser(sample.x_t, sample.t, condition=context)
         return F.mse_loss(prediction, sample.target)
 
     trainable = [
         *generator.denoiser.parameters(),
         *generator.condition_encoder.parameters(),
         generator.null_condition,
+        *generator.context.parameters(),
     ]
     generator.denoiser.train()
     optimise(

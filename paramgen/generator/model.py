@@ -15,6 +15,7 @@ it) + ``model.safetensors``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from paramgen.errors import ParamgenError
-from paramgen.generator.autoencoder import ParamAutoencoder
+from paramgen.generator.architectures import ARCHITECTURES
 from paramgen.generator.checkpoint import FitCheckpoint, fingerprint
 from paramgen.generator.condition_checks import check_finite, report_outside_range
 from paramgen.generator.conditions import CONDITION_ENCODERS, NoConditionEncoder
@@ -31,6 +32,7 @@ from paramgen.generator.config import GeneratorConfig, TrainingSet
 from paramgen.generator.denoiser import LatentDenoiser
 from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
 from paramgen.generator.normalization import TensorwiseNormalizer
+from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks, row_chunks
 from paramgen.guidance import ClassifierFreeGuidance
 from paramgen.paths import make_path
 from paramgen.persistence import Pretrained, without_unknown
@@ -57,20 +59,14 @@ class ParamGenerator(Pretrained, nn.Module):
         metadata: Mapping | None = None,
     ) -> None:
         super().__init__()
-        self.config = config
+        self.config = config = config.for_dim(schema.dim)
         self.schema = schema
         self.condition_shapes = {k: tuple(v) for k, v in condition_shapes.items()}
         self.metadata = dict(metadata or {})
         self.path = make_path(config.path)
         self.normalizer = TensorwiseNormalizer(schema, config.centre)
-        self.autoencoder = ParamAutoencoder(
-            schema.dim,
-            config.latent_dim,
-            config.ae_channels,
-            config.input_noise,
-            config.latent_noise,
-            config.ae_stride,
-        )
+        architecture = ARCHITECTURES[config.architecture]
+        self.autoencoder = architecture.autoencoder(config, schema)
         self.register_buffer("latent_mean", torch.zeros(config.latent_dim))
         self.register_buffer("latent_std", torch.ones(config.latent_dim))
         # Without conditions there is nothing to encode, whichever encoder the config names.
@@ -81,9 +77,8 @@ class ParamGenerator(Pretrained, nn.Module):
             self.condition_shapes, config.condition_dim, config.examples
         )
         self.null_condition = nn.Parameter(torch.zeros(config.condition_dim))
-        self.denoiser = LatentDenoiser(
-            config.latent_dim, config.condition_dim, config.width, config.depth
-        )
+        self.context, context_dim = architecture.context(config, self.autoencoder)
+        self.denoiser = LatentDenoiser(config.latent_dim, context_dim, config.width, config.depth)
 
     # ------------------------------------------------------------------------------- training
     @classmethod
@@ -102,35 +97,33 @@ class ParamGenerator(Pretrained, nn.Module):
         of the same config and rows resumes from it, ending with the same weights as an
         uninterrupted fit. The file is left in place; delete it once the generator is saved.
         """
-        config = config or GeneratorConfig()
+        config = (config or GeneratorConfig()).for_dim(data.schema.dim)
         if len(data.params) < 2:
             raise ParamgenError(
                 f"a generator needs at least 2 training rows, got {len(data.params)}"
             )
         if checkpoint_every < 1:
             raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-        if not torch.isfinite(data.params).all():
-            raise ParamgenError("training rows contain NaN or Inf; drop those checkpoints first")
         check_finite(data.conditions)
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
-        generator.normalizer.fit(data.params)
+        generator.normalizer.fit(checked_chunks(data.params))
         generator.condition_encoder.fit(data.conditions)
         run = FitRun(torch.Generator().manual_seed(config.seed), on_progress)
         if checkpoint is not None:
             fit_fingerprint = fingerprint(
                 asdict(config),
-                [data.params, *(data.conditions[k] for k in sorted(data.conditions))],
+                [*row_chunks(data.params), *(data.conditions[k] for k in sorted(data.conditions))],
             )
             run.checkpoint = FitCheckpoint(checkpoint, fit_fingerprint)
             run.every = checkpoint_every
             run.resume = run.checkpoint.read()
             if run.resume is not None:
                 FitCheckpoint.restore_model(run.resume, generator)
-        rows = generator.normalizer.normalize(data.params)
-        train_autoencoder(generator, rows, run)
-        train_denoiser(generator, rows, data.conditions, run)
+        rows = NormalizedRows(data.params, generator.normalizer.normalize)
+        latents = train_autoencoder(generator, rows, run)
+        train_denoiser(generator, latents, data.conditions, run)
         return generator.eval()
 
     def condition_embedding(
@@ -148,17 +141,16 @@ class ParamGenerator(Pretrained, nn.Module):
         return embedding
 
     # ------------------------------------------------------------------------ encode / decode
-    def encode_normalized(self, rows: torch.Tensor) -> torch.Tensor:
-        """Normalised rows [N, D] → standardised latents [N, L] (no training noise)."""
-        with torch.no_grad():
-            return (self.autoencoder.encode(rows) - self.latent_mean) / self.latent_std
-
-    def encode(self, params: torch.Tensor) -> torch.Tensor:
-        """Raw weight rows [N, D] → standardised latents [N, L]."""
-        return self.encode_normalized(self.normalizer.normalize(params))
+    @torch.no_grad()
+    def encode(self, params: torch.Tensor | RowSource) -> torch.Tensor:
+        """Raw weight rows [N, D] → standardised latents [N, *latent_shape] ([N, L] for a
+        whole-row generator, [N, tokens, L] for a tokenized one), a chunk of rows at a time."""
+        rows = NormalizedRows(params, self.normalizer.normalize)
+        latents = torch.cat([self.autoencoder.encode(chunk) for chunk in rows.chunks()])
+        return (latents - self.latent_mean) / self.latent_std
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Standardised latents [N, L] → raw weight rows [N, D]."""
+        """Standardised latents [N, *latent_shape] → raw weight rows [N, D]."""
         with torch.no_grad():
             return self.normalizer.denormalize(
                 self.autoencoder.decode(latents * self.latent_std + self.latent_mean)
@@ -178,7 +170,8 @@ class ParamGenerator(Pretrained, nn.Module):
         diffusion: float = 1.0,
         strict: bool = False,
     ) -> torch.Tensor:
-        """[n, L] standardised latents for ``condition`` (one value per condition, or n of them).
+        """[n, *latent_shape] standardised latents for ``condition`` (one value per condition,
+        or n of them).
 
         ``{}`` for an unconditional generator. A value outside the training range warns
         (``ConditionRangeWarning``): the generator extrapolates; with ``strict`` it is an error.
@@ -194,12 +187,13 @@ class ParamGenerator(Pretrained, nn.Module):
         check_finite(inputs)
         report_outside_range(self.condition_encoder.outside_range(inputs), strict)
         embedding = self.condition_embedding(inputs, n, None)
-        guided = ClassifierFreeGuidance(
-            self.denoiser, guidance, {"condition": self.null_condition.expand_as(embedding)}
-        )
+        null = self.context(self.null_condition.expand_as(embedding), None)
+        guided = ClassifierFreeGuidance(self.denoiser, guidance, {"condition": null})
         rng = torch.Generator().manual_seed(seed)
-        noise = torch.randn(n, self.config.latent_dim, generator=rng).to(device)
-        return solve(
+        # Items (the row, or each of its tokens) are sampled side by side, each told its context.
+        shape = self.autoencoder.latent_shape
+        noise = torch.randn(n * math.prod(shape[:-1]), shape[-1], generator=rng).to(device)
+        latents = solve(
             self.path,
             guided,
             noise,
@@ -207,8 +201,9 @@ class ParamGenerator(Pretrained, nn.Module):
             steps=steps,
             diffusion=diffusion,
             generator=rng,
-            condition=embedding,
+            condition=self.context(embedding, None),
         )
+        return latents.view(n, *shape)
 
     def sample_rows(self, condition: Mapping, n: int, **sampling) -> torch.Tensor:
         """[n, D] raw weight rows for ``condition``; ``sampling``: as ``sample_latents``'s."""
@@ -239,6 +234,7 @@ class ParamGenerator(Pretrained, nn.Module):
         )
         if "ae_channels" in values:
             values["ae_channels"] = tuple(values["ae_channels"])  # a list in JSON
+        values.setdefault("architecture", "whole-row")  # saved before there was a choice
         return cls(
             GeneratorConfig(**values),
             ParamSchema.from_json(json.dumps(config["schema"])),

@@ -12,6 +12,7 @@ they are saved with the generator.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import torch
@@ -40,19 +41,35 @@ class TensorwiseNormalizer(nn.Module):
         self.register_buffer("std", torch.ones(len(sizes)))
 
     @torch.no_grad()
-    def fit(self, rows: torch.Tensor) -> TensorwiseNormalizer:
-        """Statistics of ``rows`` [N, D]: the centre, then one spread per tensor around it."""
-        pieces = rows.split(self.sizes.tolist(), dim=1)
+    def fit(self, rows: torch.Tensor | Iterable[torch.Tensor]) -> TensorwiseNormalizer:
+        """Statistics of ``rows`` [N, D], or of chunks of them read one at a time: the centre,
+        then one spread per tensor around it (sums in float64, so one pass over the rows)."""
+        chunks = [rows] if isinstance(rows, torch.Tensor) else rows
+        count, total, squares = 0, 0.0, 0.0
+        for chunk in chunks:
+            chunk = chunk.double()
+            count += len(chunk)
+            total = total + chunk.sum(dim=0)
+            squares = squares + chunk.square().sum(dim=0)
+        if count == 0:
+            raise ParamgenError("cannot fit normalisation statistics on zero rows")
+        sizes = self.sizes.tolist()
         if self.centre == "tensor":
-            self.mean.copy_(torch.stack([piece.mean() for piece in pieces]))
+            per_tensor = torch.stack([piece.sum() for piece in total.split(sizes)])
+            mean = per_tensor / (count * self.sizes)
+            # Σ(x − μ_t)² over a tensor's elements and rows, from the sums of x and x².
+            deviation = torch.stack([piece.sum() for piece in squares.split(sizes)])
+            deviation = deviation - count * self.sizes * mean.square()
         else:  # the spread is then around the mean row, not around each tensor's mean
-            self.mean.copy_(rows.mean(dim=0))
-            pieces = (rows - self.mean).split(self.sizes.tolist(), dim=1)
-        # A tensor that never varies (e.g. all-zero) keeps std 1 rather than dividing by 0.
-        spread = torch.stack(
-            [piece.std() if piece.numel() > 1 else piece.new_tensor(1.0) for piece in pieces]
-        )
-        self.std.copy_(torch.where(spread > 1e-8, spread, torch.ones_like(spread)))
+            mean = total / count
+            per_element = squares - count * mean.square()
+            deviation = torch.stack([piece.sum() for piece in per_element.split(sizes)])
+        self.mean.copy_(mean)
+        values = count * self.sizes
+        spread = (deviation.clamp_min(0) / (values - 1).clamp_min(1)).sqrt()
+        # A tensor that never varies (e.g. all-zero, or a single value) keeps std 1, not ÷ 0.
+        spread = torch.where((spread > 1e-8) & (values > 1), spread, torch.ones_like(spread))
+        self.std.copy_(spread)
         return self
 
     def _per_element(self, stat: torch.Tensor) -> torch.Tensor:

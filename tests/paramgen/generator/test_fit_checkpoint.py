@@ -5,9 +5,10 @@ import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator
-from tests.paramgen.generator.test_model import TINY, synthetic_set
+from tests.paramgen.generator.test_model import TINY, TINY_TOKENS, synthetic_set
 
 CONFIG = GeneratorConfig(**{**TINY, "ae_steps": 30, "denoiser_steps": 30})
+TOKENS = GeneratorConfig(**{**TINY_TOKENS, "ae_steps": 30, "denoiser_steps": 30})
 
 
 class Killed(Exception):
@@ -26,21 +27,22 @@ def same_weights(a: ParamGenerator, b: ParamGenerator) -> bool:
     return all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
 
 
-@pytest.fixture(scope="module")
-def uninterrupted():
-    return ParamGenerator.fit(synthetic_set(), CONFIG)
+@pytest.fixture(scope="module", params=[CONFIG, TOKENS], ids=["whole-row", "tokens"])
+def uninterrupted(request):
+    return ParamGenerator.fit(synthetic_set(), request.param)
 
 
 @pytest.mark.parametrize("stage, step", [("autoencoder", 17), ("denoiser", 23)])
 def test_resumed_fit_matches_an_uninterrupted_one(tmp_path, uninterrupted, stage, step):
     checkpoint = tmp_path / "fit.safetensors"
+    config = uninterrupted.config
     with pytest.raises(Killed):
-        ParamGenerator.fit(synthetic_set(), CONFIG, kill_at(stage, step), checkpoint, 10)
+        ParamGenerator.fit(synthetic_set(), config, kill_at(stage, step), checkpoint, 10)
     assert checkpoint.exists()
     resumed_steps = []
     resumed = ParamGenerator.fit(
         synthetic_set(),
-        CONFIG,
+        config,
         lambda at_stage, at_step, total, loss: resumed_steps.append((at_stage, at_step)),
         checkpoint,
         10,

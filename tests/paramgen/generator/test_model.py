@@ -29,6 +29,13 @@ TINY = dict(
     denoiser_steps=60,
     batch_size=16,
 )
+TINY_TOKENS = {  # rows of 27 numbers: a.weight in three tokens (the last padded), b.bias in one
+    **TINY,
+    "architecture": "tokens",
+    "token_size": 8,
+    "token_width": 16,
+    "tokens_per_step": 16,
+}
 
 
 def synthetic_set(rows: int = 40) -> TrainingSet:
@@ -43,9 +50,9 @@ def synthetic_set(rows: int = 40) -> TrainingSet:
     )
 
 
-@pytest.fixture(scope="module")
-def fitted() -> ParamGenerator:
-    return ParamGenerator.fit(synthetic_set(), GeneratorConfig(**TINY))
+@pytest.fixture(scope="module", params=[TINY, TINY_TOKENS], ids=["whole-row", "tokens"])
+def fitted(request) -> ParamGenerator:
+    return ParamGenerator.fit(synthetic_set(), GeneratorConfig(**request.param))
 
 
 def test_normalizer_z_scores_each_tensor_and_inverts():
