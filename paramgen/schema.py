@@ -12,29 +12,26 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from math import prod
-
-import torch
+from typing import TYPE_CHECKING
 
 from paramgen.errors import ParamgenError
 
+if TYPE_CHECKING:  # torch is imported where tensors are handled: reading a zoo's summary needs none
+    import torch
+
 __all__ = ["ParamSpec", "ParamSchema", "state_dict_sha256"]
 
-_DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
+_DTYPES = ("float32", "float64", "float16", "bfloat16")  # names of torch's float dtypes
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
-    for name, candidate in _DTYPES.items():
-        if candidate == dtype:
-            return name
-    raise ParamgenError(
-        f"tensor dtype {dtype} is not supported; paramgen stores floating-point weights "
-        f"({', '.join(_DTYPES)}) — cast integer buffers out of the state dict first"
-    )
+    name = str(dtype).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ParamgenError(
+            f"tensor dtype {dtype} is not supported; paramgen stores floating-point weights "
+            f"({', '.join(_DTYPES)}) — cast integer buffers out of the state dict first"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -107,6 +104,8 @@ class ParamSchema:
 
     def flatten(self, state_dict: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """[D] float32 vector of ``state_dict``'s tensors in schema order."""
+        import torch
+
         self.check_keys(list(state_dict), "state dict")
         pieces = []
         for spec in self.specs:
@@ -121,6 +120,8 @@ class ParamSchema:
 
     def unflatten(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
         """Inverse of :meth:`flatten`: a [D] vector back to named tensors in their dtypes."""
+        import torch
+
         if vector.ndim != 1 or vector.numel() != self.dim:
             raise ParamgenError(
                 f"parameter vector has shape {tuple(vector.shape)}, the schema expects "
@@ -129,7 +130,7 @@ class ParamSchema:
         return {
             spec.name: vector[start : start + spec.numel]
             .reshape(spec.shape)
-            .to(_DTYPES[spec.dtype])
+            .to(getattr(torch, spec.dtype))
             .clone()
             for spec, start in zip(self.specs, self.offsets, strict=True)
         }
@@ -163,6 +164,8 @@ class ParamSchema:
 
 def state_dict_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
     """sha256 of names, shapes, dtypes and bytes (sorted by name): identifies frozen weights."""
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(state_dict):
         tensor = state_dict[name].detach().to("cpu").contiguous()

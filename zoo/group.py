@@ -10,20 +10,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-import torch
 
 from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
 from zoo.row_io import read_rows, write_rows
 
+if TYPE_CHECKING:  # imported where rows become tensors: summaries read labels without torch
+    import torch
+
 __all__ = ["SPLITS", "RowLabels", "ZooRows", "ZooGroup", "RowSelection", "split_codes"]
 
 SPLITS = ("train", "heldout", "generated")
 RowSelection = int | slice | Sequence[int] | np.ndarray | None
-ArrayLike = float | int | Sequence[float] | np.ndarray | torch.Tensor
+ArrayLike = "float | int | Sequence[float] | np.ndarray | torch.Tensor"
 
 
 @dataclass
@@ -60,9 +63,16 @@ class RowLabels:
         return len(self.index)
 
 
+def _numpy(value) -> np.ndarray:
+    """A tensor (any device) or array-like as a numpy array."""
+    if hasattr(value, "detach"):  # a torch.Tensor, told apart without importing torch
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def _as_array(value: ArrayLike, rows: int, shape: tuple[int, ...], what: str) -> np.ndarray:
     """``value`` as a [rows, *shape] array, broadcasting one value to every row."""
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    array = _numpy(value)
     if array.shape == shape:
         array = np.broadcast_to(array, (rows, *shape))
     if array.shape != (rows, *shape):
@@ -138,8 +148,7 @@ class ZooGroup:
         split: str | Sequence[str] = "train",
     ) -> range:
         """Append rows ([D] or [n, D] params) durably; returns their indices once committed."""
-        matrix = params.detach().cpu().numpy() if isinstance(params, torch.Tensor) else params
-        matrix = np.asarray(matrix, dtype=np.float32)
+        matrix = np.asarray(_numpy(params), dtype=np.float32)
         if matrix.ndim == 1:
             matrix = matrix[None]
         if matrix.ndim != 2 or matrix.shape[1] != self.schema.dim:
@@ -247,6 +256,8 @@ class ZooGroup:
 
     def read(self, selection: RowSelection = None) -> ZooRows:
         """Rows by index, slice, index list or boolean mask (None: all committed rows)."""
+        import torch
+
         labels = self.read_labels(selection)
         return ZooRows(
             index=labels.index,
@@ -261,6 +272,8 @@ class ZooGroup:
 
     def read_params(self, selection: RowSelection = None) -> torch.Tensor:
         """Rows' params [n, D] alone (any order, repeats allowed): what a fit's minibatch needs."""
+        import torch
+
         return torch.from_numpy(self._read_column("params", self.resolve(selection)))
 
     def tensors(self, row: int) -> dict[str, torch.Tensor]:

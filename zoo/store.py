@@ -24,11 +24,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import h5py
 import numpy as np
-import torch
 
 from paramgen import __version__
 from paramgen.errors import ParamgenError
@@ -36,6 +35,9 @@ from paramgen.schema import ParamSchema, state_dict_sha256
 from zoo.group import SPLITS, ZooGroup
 from zoo.h5file import FORMAT, FORMAT_VERSION, LIBVER, open_for_reading, open_for_writing
 from zoo.writer_lock import WriterLock
+
+if TYPE_CHECKING:  # imported where weights are read: summaries need no torch
+    import torch
 
 __all__ = ["Zoo", "group_name", "group_parts"]
 
@@ -279,6 +281,8 @@ class Zoo:
 
     def backbone_weights(self, name: str) -> dict[str, torch.Tensor]:
         """The frozen base weights, checked against their stored sha256."""
+        import torch
+
         node = self._backbone_node(name)
         weights = {
             # asarray: a 0-d dataset reads back as a numpy scalar, which from_numpy refuses.

@@ -117,8 +117,10 @@ class TokenAutoencoder(nn.Module):
         return rows_per_step(self.layout, config.tokens_per_step, config.batch_size)
 
     def _ids(self, rows: int, config, generator: torch.Generator) -> torch.Tensor:
-        per_row = math.ceil(config.tokens_per_step / rows)
-        return torch.randint(self.layout.count, (rows, per_row), generator=generator)
+        # Distinct tokens within a row (a short row gives all of its tokens, once each).
+        per_row = min(self.layout.count, math.ceil(config.tokens_per_step / rows))
+        order = torch.rand(rows, self.layout.count, generator=generator).argsort(dim=1)
+        return order[:, :per_row]
 
     def training_loss(self, rows, config, generator: torch.Generator) -> torch.Tensor:
         """Masked reconstruction error of ``config.tokens_per_step`` random tokens of a few

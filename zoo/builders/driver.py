@@ -45,6 +45,8 @@ from zoo.store import Zoo
 __all__ = ["INIT_HELP", "BuildPlan", "Init", "RunReport", "build_zoo", "last_checkpoint"]
 
 Init = Literal["chain", "per-run", "shared"]
+_SCORE_BLOCK = 16  # checkpoints scored side by side: a run's rows are not stacked all at once
+
 INIT_HELP = (
     "chain (each run warm-starts from its training neighbour: smooth in the condition), per-run "
     "(independent runs) or shared (one start, or trained anchor, for all)."
@@ -186,9 +188,13 @@ class _Build:
 
     def score(self, rows: list[Tensors], value: float | None) -> list[float]:
         if can_batch(self.family, self.base, self.config, self.task):
-            stacked = {name: torch.stack([row[name] for row in rows]) for name in rows[0]}
             forward = self.family.functional(self.base, self.config)
-            return self.task.batched_scores(forward, stacked, value).tolist()
+            scores = []
+            for start in range(0, len(rows), _SCORE_BLOCK):  # a block at a time: bounded memory
+                block = rows[start : start + _SCORE_BLOCK]
+                stacked = {name: torch.stack([row[name] for row in block]) for name in block[0]}
+                scores += self.task.batched_scores(forward, stacked, value).tolist()
+            return scores
         return [
             self.task.score(self.family.apply(self.base, self.config, row), value) for row in rows
         ]
@@ -198,8 +204,11 @@ class _Build:
         if self.prepare_row is not None:
             rows = [self.prepare_row(row) for row in rows]
         scores = self.score(rows, value)
+        matrix = torch.empty(len(rows), self.group.schema.dim)  # filled in place: one copy
+        for index, row in enumerate(rows):
+            matrix[index] = self.group.schema.flatten(row)
         self.group.append(
-            torch.stack([self.group.schema.flatten(row) for row in rows]),
+            matrix,
             conditions={self.task.condition: value} if self.task.condition else {},
             metrics={self.task.metric: scores},
             run=run,

@@ -120,3 +120,17 @@ def test_rows_streamed_from_the_zoo_fit_the_same_generator_as_rows_in_memory(tmp
             a = ParamGenerator.fit(streamed, GeneratorConfig(**config))
             b = ParamGenerator.fit(in_memory, GeneratorConfig(**config))
             assert all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items())
+
+
+def test_a_step_draws_distinct_tokens_of_each_row_and_all_of_a_short_row():
+    autoencoder = TokenAutoencoder(LAYOUT_SCHEMA, 8, 4, 16, 0.0, 0.0)  # 8 tokens a row
+    latents = torch.arange(10 * 8 * 4, dtype=torch.float32).view(10, 8, 4)
+    index = torch.tensor([0, 3, 3])
+    rng = torch.Generator().manual_seed(0)
+    for tokens, per_row in ((12, 4), (100, 8)):
+        items, ids = autoencoder.training_items(
+            latents, index, GeneratorConfig(tokens_per_step=tokens), rng
+        )
+        assert ids.shape == (3, per_row) and items.shape == (3 * per_row, 4)
+        assert all(len(set(row.tolist())) == per_row for row in ids)
+        assert torch.equal(items.view(3, per_row, 4), latents[index[:, None], ids])
