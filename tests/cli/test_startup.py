@@ -77,3 +77,18 @@ def test_a_typo_still_suggests_the_lazy_command_meant():
     result = CliRunner().invoke(app, ["zoo", "infp"], terminal_width=120)
     assert result.exit_code == 2
     assert "Did you mean 'info'?" in result.output
+
+
+def test_zoo_info_summarises_a_zoo_without_importing_torch(tmp_path):
+    """``paramgen zoo info`` reads attributes and label columns with h5py and numpy alone."""
+    zoo = tmp_path / "zoo.h5"
+    make = (
+        "import numpy as np; from paramgen.schema import ParamSchema, ParamSpec; "
+        "from zoo.store import Zoo\n"
+        f"with Zoo.create({str(zoo)!r}) as z:\n"
+        "    g = z.create_group(family='subset', backbone='b', task='t', conditions={'x': ()},\n"
+        "                       schema=ParamSchema((ParamSpec('w', (10,)),)))\n"
+        "    g.append(np.ones((3, 10), np.float32), conditions={'x': [0.0, 1.0, 2.0]})\n"
+    )
+    subprocess.run([sys.executable, "-c", make], cwd=ROOT, check=True)
+    assert _imported("zoo", "info", str(zoo)) == []
