@@ -8,6 +8,11 @@ classifier-free guidance (:mod:`paramgen.guidance`) → decode → un-normalise 
 training set without conditions (p-diff: checkpoints of one model) gives an unconditional
 generator (``NoConditionEncoder``); sampling it takes ``{}``.
 
+Two architectures (:mod:`paramgen.generator.architectures`): ``whole-row`` encodes a row to one
+latent; ``tokens`` (RPG) encodes each token of a row to its own latent and conditions the
+denoiser on a per-token prototype, so a training step costs the same at any D. Rows are read a
+minibatch at a time (:mod:`paramgen.generator.rows`): a training set may stream from its zoo.
+
 Saved as a folder (:mod:`paramgen.persistence`): ``config.json`` (everything needed to rebuild
 it) + ``model.safetensors``.
 """

@@ -261,3 +261,18 @@ def test_unconditional_train_and_generate_without_condition(unconditional, tmp_p
     assert refused.output.strip() == (
         "error: this generator is unconditional; pass no conditions, got ['rotation']"
     )
+
+
+def test_a_tokenized_generator_trains_generates_and_inspects_through_the_cli(trained, tmp_path):
+    zoo, _ = trained
+    out = tmp_path / "tokens"
+    sizes = ("--token-size", 512, "--token-width", 32, "--tokens-per-step", 64)
+    invoke("train", zoo, "--group", GROUP, "--out", out, "--architecture", "tokens", *sizes,
+           "--ae-steps", 10, "--denoiser-steps", 10)  # fmt: skip
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["architecture"] == "tokens" and saved["token_size"] == 512
+    invoke("generate", out, "--condition", "rotation=10", "--n", 2, "--steps", 4,
+           "--format", "safetensors", "--out", tmp_path / "st")  # fmt: skip
+    assert len(list((tmp_path / "st").glob("*.safetensors"))) == 2
+    invoke("inspect", "pca", out, zoo, "--out", tmp_path / "pca", "--per-value", "2")
+    assert len((tmp_path / "pca" / "latent_pca.csv").read_text().splitlines()) == 1 + 16 + 8
