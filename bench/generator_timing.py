@@ -1,12 +1,16 @@
 """Time per usable adapter: generating a batch of 100 vs fine-tuning one, in the same run.
 
-    python bench/generator_timing.py [--generator DIR] [--device cpu|cuda]
+    python bench/generator_timing.py [--zoo ZOO] [--generator DIR] [--device cpu|cuda]
+        [--threads N] [--results PATH]
 
-Fits the main job's generator on the default zoo (or loads ``--generator``), then on ``--device``
-times one batch of 100 generated adapters at a held-out angle (after one warm-up batch) against one
-300-step peft fine-tune at that angle, and counts the generated adapters that are usable
-(accuracy ≥ 0.9 × the trained adapters' median there). Writes
-bench/results/generator_timing_<device>.json (or ``--results``).
+Without ``--zoo`` it builds the default zoo and fits the main job's generator on it; with the
+path of a rotation LoRA zoo that exists (e.g. the wide one of ``bench/wide_zoos.py --keep``) it
+uses that zoo's group and backbone and fits ``GeneratorConfig`` defaults (element centre) on it,
+unless ``--generator`` names a fitted one. Then on ``--device`` it times one batch of 100
+generated adapters at a held-out angle (after one warm-up batch) against one 300-step peft
+fine-tune at that angle, and counts the generated adapters that are usable (accuracy ≥ 0.9 × the
+trained adapters' median there). Writes bench/results/generator_timing_<device>.json (or
+``--results``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from paramgen.data.digits import DigitImages
 from paramgen.families import get_family
 from paramgen.families.lora import attach_lora
 from paramgen.families.lora.batched import batched_accuracy, stack_adapters
-from paramgen.generator import ParamGenerator
+from paramgen.generator import GeneratorConfig, ParamGenerator
 from paramgen.tasks.digits import styled
 from paramgen.training import train_classifier
 from zoo.builders import LoraZooConfig, build_lora_zoo
@@ -35,7 +39,6 @@ from zoo.store import Zoo
 from zoo.training_set import training_set
 
 RESULTS = Path(__file__).with_name("results")
-GROUP = "lora/digits-cnn/rotation"
 ANGLE = 45.0  # a held-out angle
 USABLE = 0.9  # usable: accuracy >= USABLE x the trained adapters' median at ANGLE
 
@@ -46,9 +49,10 @@ def _synchronise(device: str) -> None:
 
 
 def measure(generator: ParamGenerator, zoo: Zoo, device: str) -> dict:
-    group = zoo.group(GROUP)
-    base = build_backbone("digits-cnn")
-    base.load_state_dict(zoo.backbone_weights("digits-cnn"))
+    (name,) = zoo.groups()
+    group = zoo.group(name)
+    base = build_backbone(group.backbone)
+    base.load_state_dict(zoo.backbone_weights(group.backbone))
     spec = get_family(group.family).config_from_dict(group.family_config)
     generator.to(device)
     train = styled(load_digits16("train"), "rotation", ANGLE)
@@ -75,6 +79,9 @@ def measure(generator: ParamGenerator, zoo: Zoo, device: str) -> dict:
     )
     usable = int((scores >= USABLE * trained).sum())
     return {
+        "group": name,
+        "row_length": group.schema.dim,
+        "architecture": generator.config.architecture,
         "device": "cpu" if device == "cpu" else torch.cuda.get_device_name(device),
         "torch_threads": torch.get_num_threads(),
         "generate_100_seconds": round(generate_seconds, 4),
@@ -90,20 +97,30 @@ def measure(generator: ParamGenerator, zoo: Zoo, device: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", type=Path, default=None, help="a fitted generator folder")
-    parser.add_argument("--zoo", type=Path, default=None, help="the default zoo, if built")
+    parser.add_argument("--zoo", type=Path, default=None, help="a built rotation LoRA zoo")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        zoo_path = args.zoo or Path(tmp) / "zoo.h5"
-        build_lora_zoo(zoo_path, LoraZooConfig())
-        with Zoo.open(zoo_path) as zoo:
+        config = GeneratorConfig(centre="element")
+        if args.zoo is None or not args.zoo.exists():
+            args.zoo = args.zoo or Path(tmp) / "zoo.h5"
+            build_lora_zoo(args.zoo, LoraZooConfig())
+            config = MainJobConfig().generator
+        with Zoo.open(args.zoo) as zoo:
             if args.generator:
                 generator = ParamGenerator.from_pretrained(args.generator)
             else:
-                data = training_set(zoo.group(GROUP))
-                generator = ParamGenerator.fit(data, MainJobConfig().generator)
+                (name,) = zoo.groups()
+                started = time.perf_counter()
+                generator = ParamGenerator.fit(training_set(zoo.group(name)), config)
+                fit_seconds = round(time.perf_counter() - started, 1)
             result = measure(generator, zoo, args.device)
+            if not args.generator:
+                result["fit_seconds"] = fit_seconds
     result["command"] = "python " + " ".join(sys.argv)
     print(json.dumps(result, indent=1))
     path = args.results or RESULTS / f"generator_timing_{args.device.split(':')[0]}.json"

@@ -1,0 +1,106 @@
+"""CLI start-up: ``paramgen --version``, ``--help`` and ``zoo info`` on a 1 GB zoo — wall time per
+command and the bytes ``zoo info`` reads.
+
+    python bench/cli_startup.py [--runs 5] [--work-dir /tmp/cli_startup]
+
+Writes a zoo of 256 random rows × 10⁶ numbers (1.0 GB) under ``--work-dir``, then runs each
+command ``--runs`` times as a fresh process after one warm-up run (median, min, max of the wall
+time). One more ``zoo info`` runs inside a probe that reports the bytes its process passed through
+``read()`` (``rchar`` of ``/proc/self/io``: the interpreter's own files included, page cache or
+not) and whether torch was imported. Writes bench/results/cli_startup.json; the zoo is deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results") / "cli_startup.json"
+ROOT = Path(__file__).parents[1]
+PROBE = """
+import sys
+from pathlib import Path
+sys.argv = ["paramgen", "zoo", "info", sys.argv[1]]
+from cli.app import main
+try:
+    main()
+except SystemExit:
+    pass
+fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+print(fields["rchar"], "torch" in sys.modules)
+"""
+
+
+def write_zoo(path: Path, rows: int = 256, dim: int = 1_000_000) -> None:
+    import numpy as np
+
+    from paramgen.schema import ParamSchema, ParamSpec
+    from zoo.store import Zoo
+
+    generator = np.random.default_rng(0)
+    path.unlink(missing_ok=True)
+    with Zoo.create(path) as zoo:
+        group = zoo.create_group(
+            family="subset", backbone="b", task="t", schema=ParamSchema((ParamSpec("w", (dim,)),)),
+            conditions={"x": ()}, metrics=["accuracy"],
+        )  # fmt: skip
+        for _ in range(rows // 16):
+            group.append(
+                generator.standard_normal((16, dim), dtype=np.float32),
+                conditions={"x": np.arange(16, dtype=np.float32)},
+                metrics={"accuracy": np.full(16, 0.5)},
+            )
+
+
+def wall_times(command: list[str], runs: int) -> dict:
+    """min / median / max seconds of ``runs`` fresh processes, after one warm-up."""
+    seconds = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        if run:
+            seconds.append(time.perf_counter() - started)
+    return {
+        "median_s": round(statistics.median(seconds), 3),
+        "min_s": round(min(seconds), 3),
+        "max_s": round(max(seconds), 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cli_startup"))
+    args = parser.parse_args()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    zoo = args.work_dir / "zoo.h5"
+    write_zoo(zoo)
+    paramgen = [str(Path(sys.executable).with_name("paramgen"))]  # the installed entry point
+    result = {
+        "command": "python bench/cli_startup.py " + " ".join(sys.argv[1:]),
+        "zoo_bytes": zoo.stat().st_size,
+        "version": wall_times([*paramgen, "--version"], args.runs),
+        "help": wall_times([*paramgen, "--help"], args.runs),
+        "zoo_info": wall_times([*paramgen, "zoo", "info", str(zoo)], args.runs),
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(zoo)], cwd=ROOT, check=True, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    rchar, torch_imported = probe.stdout.splitlines()[-1].split()
+    result["zoo_info_read_bytes"] = int(rchar)
+    result["zoo_info_read_share"] = round(int(rchar) / result["zoo_bytes"], 5)
+    result["zoo_info_imported_torch"] = torch_imported == "True"
+    zoo.unlink()
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
