@@ -1,0 +1,149 @@
+"""p-diff at 4.2M numbers a row: the tokenized generator on the wide subset zoo (200 checkpoints of
+digits-mlp-wide's fc2) — generated vs original accuracy, novelty and the memorisation baselines.
+
+    python bench/wide_subset.py [--zoo /work/zoos/subset.h5] [--seeds 0 1 2] [--samples 20]
+        [--threads 1] [--results PATH]
+
+The zoo is the one ``bench/wide_zoos.py --keep`` writes. Each seed runs in its own process, one
+after the other: an unconditional generator (``GeneratorConfig`` defaults, element centre, so
+``auto`` picks tokens; ``seed``) is fitted on the 200 checkpoints, streamed from the file; then
+``--samples`` generated rows and as many rows of each of Zeng et al.'s baselines made from the
+checkpoints (noise ×0.1 and ×1 of the per-element spread, average of 16, per-parameter Gaussian)
+are scored on the held-out test digits, next to the checkpoints' own stored accuracy. Novelty:
+each row's distance to its nearest checkpoint in the generator's normalised space; for
+``--samples`` random checkpoints, the distance to their nearest *other* checkpoint. Recorded per
+seed: fit seconds, peak RSS after the fit and at the end; then mean ± sd over seeds. Writes
+bench/results/wide_subset.json (or ``--results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from spread import mean_sd
+
+RESULTS = Path(__file__).with_name("results") / "wide_subset.json"
+SOURCES = ("original", "generated", "noise x0.1", "noise x1", "average of 16", "Gaussian fit")
+
+
+def peak_gib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+
+
+def summary(accuracy: list[float], distance: list[float]) -> dict:
+    return {
+        "accuracy_mean": round(100 * statistics.mean(accuracy), 3),
+        "accuracy_max": round(100 * max(accuracy), 3),
+        "accuracy_min": round(100 * min(accuracy), 3),
+        "distance_median": round(statistics.median(distance), 3),
+    }
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> dict:
+    """Fit, sample, make the baselines and score them, in this process."""
+    import torch
+
+    from paramgen.generator import GeneratorConfig, ParamGenerator
+    from zoo.baselines import average_of_random, gaussian_fitted, noise_added
+    from zoo.novelty import nearest_distance
+    from zoo.row_scoring import RowScorer
+    from zoo.store import Zoo
+    from zoo.training_set import training_set
+
+    torch.set_num_threads(args.threads)
+    with Zoo.open(args.zoo) as zoo:
+        (name,) = zoo.groups()
+        group = zoo.group(name)
+        started = time.perf_counter()
+        data = training_set(group, "train")
+        generator = ParamGenerator.fit(data, GeneratorConfig(centre="element", seed=seed))
+        fit_seconds, fit_peak = time.perf_counter() - started, peak_gib()
+        started = time.perf_counter()
+        rng = torch.Generator().manual_seed(seed)
+        pool = group.read_params(group.indices(split="train"))  # [200, D]: 3.2 GiB
+        rows = {
+            "generated": generator.sample_rows({}, args.samples, seed=seed),
+            "noise x0.1": noise_added(pool, args.samples, 0.1, rng),
+            "noise x1": noise_added(pool, args.samples, 1.0, rng),
+            "average of 16": average_of_random(pool, args.samples, rng, k=16),
+            "Gaussian fit": gaussian_fitted(pool, args.samples, rng),
+        }
+        scorer = RowScorer.of_group(zoo, group)
+        normalize = generator.normalizer.normalize
+        out = {
+            source: summary(
+                scorer.scores(candidate, None),
+                nearest_distance(candidate, pool, normalize).distance.tolist(),
+            )
+            for source, candidate in rows.items()
+        }
+        picks = torch.randperm(len(pool), generator=rng)[: args.samples].tolist()
+        others = [
+            nearest_distance(pool[i : i + 1], torch.cat([pool[:i], pool[i + 1 :]]), normalize)
+            for i in picks
+        ]
+        stored = group.read_labels(group.indices(split="train")).metrics
+        (metric,) = stored.values()
+        out["original"] = summary(
+            metric.tolist(), [float(nearest.distance[0]) for nearest in others]
+        )
+        return {
+            "group": name,
+            "dim": group.schema.dim,
+            "rows": len(pool),
+            "architecture": generator.config.architecture,
+            "fit_seconds": round(fit_seconds, 1),
+            "evaluate_seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_after_fit_gib": fit_peak,
+            "peak_rss_gib": peak_gib(),
+            "sources": out,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", type=Path, default=Path("/work/zoos/subset.h5"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(run_seed(args, args.child)))
+        return
+    per_seed = {}
+    for seed in args.seeds:
+        child = [sys.executable, __file__, *sys.argv[1:], "--child", str(seed)]
+        done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
+        per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(seed, json.dumps(per_seed[seed]), flush=True)
+    runs = list(per_seed.values())
+    result = {
+        "command": "python bench/wide_subset.py " + " ".join(sys.argv[1:]),
+        "cpu_cores": os.cpu_count(),
+        "threads": args.threads,
+        "sources": {
+            source: {key: mean_sd([r["sources"][source][key] for r in runs], 3) for key in figures}
+            for source, figures in runs[0]["sources"].items()
+        },
+        "fit_seconds": mean_sd([r["fit_seconds"] for r in runs], 1),
+        "peak_rss_after_fit_gib": mean_sd([r["peak_rss_after_fit_gib"] for r in runs], 2),
+        "peak_rss_gib": mean_sd([r["peak_rss_gib"] for r in runs], 2),
+        "per_seed": per_seed,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result["sources"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
