@@ -18,23 +18,15 @@ then mean ± sd over seeds. Writes bench/results/wide_generator.json (or ``--res
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from seed_processes import peak_gib, run_seeds, write_results
 from spread import mean_sd
 
 RESULTS = Path(__file__).with_name("results") / "wide_generator.json"
 KEYS = ("generated", "trained", "generated_over_trained", "nearest_condition", "interpolated")
-
-
-def peak_gib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> dict:
@@ -78,41 +70,19 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zoo", type=Path, default=Path("/work/zoos/lora.h5"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--architecture", default="auto")
     parser.add_argument("--centre", default="element")
     parser.add_argument("--linear", action="store_true", help="linear whole-row autoencoder")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child is not None:
-        print(json.dumps(run_seed(args, args.child)))
+    args, per_seed = run_seeds(__file__, parser, run_seed)
+    if per_seed is None:
         return
-    per_seed = {}
-    for seed in args.seeds:
-        child = [sys.executable, __file__, *sys.argv[1:], "--child", str(seed)]
-        done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
-        per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(seed, json.dumps(per_seed[seed]), flush=True)
-    runs = list(per_seed.values())
-    result = {
-        "command": "python bench/wide_generator.py " + " ".join(sys.argv[1:]),
-        "cpu_cores": os.cpu_count(),
-        "threads": args.threads,
-        "summary": {
-            f"{split}_{key}": mean_sd([r["summary"][split][key] for r in runs])
-            for split in ("train", "heldout")
-            for key in KEYS
-        },
-        "fit_seconds": mean_sd([r["fit_seconds"] for r in runs], 1),
-        "peak_rss_after_fit_gib": mean_sd([r["peak_rss_after_fit_gib"] for r in runs], 2),
-        "per_seed": per_seed,
+    summary = {
+        f"{split}_{key}": mean_sd([r["summary"][split][key] for r in per_seed.values()])
+        for split in ("train", "heldout")
+        for key in KEYS
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result["summary"], indent=1))
+    write_results(__file__, args, per_seed, {"summary": summary})
 
 
 if __name__ == "__main__":

@@ -19,23 +19,15 @@ bench/results/wide_subset.json (or ``--results``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from seed_processes import peak_gib, run_seeds, write_results
 from spread import mean_sd
 
 RESULTS = Path(__file__).with_name("results") / "wide_subset.json"
 SOURCES = ("original", "generated", "noise x0.1", "noise x1", "average of 16", "Gaussian fit")
-
-
-def peak_gib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
 
 
 def summary(accuracy: list[float], distance: list[float]) -> dict:
@@ -111,38 +103,16 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zoo", type=Path, default=Path("/work/zoos/subset.h5"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child is not None:
-        print(json.dumps(run_seed(args, args.child)))
+    args, per_seed = run_seeds(__file__, parser, run_seed)
+    if per_seed is None:
         return
-    per_seed = {}
-    for seed in args.seeds:
-        child = [sys.executable, __file__, *sys.argv[1:], "--child", str(seed)]
-        done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
-        per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(seed, json.dumps(per_seed[seed]), flush=True)
     runs = list(per_seed.values())
-    result = {
-        "command": "python bench/wide_subset.py " + " ".join(sys.argv[1:]),
-        "cpu_cores": os.cpu_count(),
-        "threads": args.threads,
-        "sources": {
-            source: {key: mean_sd([r["sources"][source][key] for r in runs], 3) for key in figures}
-            for source, figures in runs[0]["sources"].items()
-        },
-        "fit_seconds": mean_sd([r["fit_seconds"] for r in runs], 1),
-        "peak_rss_after_fit_gib": mean_sd([r["peak_rss_after_fit_gib"] for r in runs], 2),
-        "peak_rss_gib": mean_sd([r["peak_rss_gib"] for r in runs], 2),
-        "per_seed": per_seed,
+    sources = {
+        source: {key: mean_sd([r["sources"][source][key] for r in runs], 3) for key in figures}
+        for source, figures in runs[0]["sources"].items()
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result["sources"], indent=1))
+    write_results(__file__, args, per_seed, {"sources": sources})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,71 @@
+"""Run a bench's seeds one after the other, each in a fresh process of its own script, so each
+seed's peak memory is its own (``ru_maxrss`` only ever grows within a process)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from spread import mean_sd
+
+__all__ = ["peak_gib", "run_seeds", "write_results"]
+
+
+def peak_gib() -> float:
+    """This process's peak resident memory so far, GiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+
+
+def run_seeds(script: str, parser: argparse.ArgumentParser, run_seed) -> tuple:
+    """Parse the command line with ``parser`` plus the seed options. In a seed's process
+    (``--child SEED``): print ``run_seed(args, SEED)`` as JSON and return (args, None).
+    Otherwise: ``python script <this command's arguments> --child SEED`` for each of
+    ``args.seeds``; returns (args, their figures by seed)."""
+    add_seed_options(parser)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(run_seed(args, args.child)))
+        return args, None
+    per_seed = {}
+    for seed in args.seeds:
+        child = [sys.executable, script, *sys.argv[1:], "--child", str(seed)]
+        done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
+        per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(seed, json.dumps(per_seed[seed]), flush=True)
+    return args, per_seed
+
+
+def write_results(
+    script: str, args: argparse.Namespace, per_seed: dict[int, dict], figures: dict
+) -> None:
+    """Write ``args.results``: the command, cores and threads, ``figures`` (mean ± sd over seeds),
+    the fit's seconds and peak memory over seeds, and every seed's own figures; print ``figures``.
+    """
+    runs = list(per_seed.values())
+    result = {
+        "command": f"python bench/{Path(script).name} " + " ".join(sys.argv[1:]),
+        "cpu_cores": os.cpu_count(),
+        "threads": args.threads,
+        **figures,
+        **{
+            key: mean_sd([run[key] for run in runs], 2)
+            for key in ("fit_seconds", "peak_rss_after_fit_gib", "peak_rss_gib")
+        },
+        "per_seed": per_seed,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(figures, indent=1))
+
+
+def add_seed_options(parser: argparse.ArgumentParser) -> None:
+    """--seeds, --samples, --threads and the hidden --child a seed's process is started with."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--samples", type=int, default=20, help="generated rows per condition")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
