@@ -22,17 +22,25 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["FitCheckpoint", "Resume", "fingerprint"]
+__all__ = ["FitCheckpoint", "Fingerprint", "Resume"]
 
 _MODEL, _OPTIMISER, _RNG = "model.", "optimiser.", "rng"
 
 
-def fingerprint(config: dict, tensors: list[torch.Tensor]) -> str:
-    """sha256 of a fit's config and training tensors: a checkpoint only resumes the same fit."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for tensor in tensors:
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+class Fingerprint:
+    """sha256 of a fit's config and training tensors: a checkpoint only resumes the same fit.
+    Fed tensor by tensor, so the rows can be hashed in the pass that already reads them."""
+
+    def __init__(self, config: dict) -> None:
+        self.digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+
+    def update(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Hash ``tensor``'s bytes; returns it unchanged."""
+        self.digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return tensor
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
 
 
 @dataclass

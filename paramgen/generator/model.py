@@ -30,14 +30,14 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 from paramgen.generator.architectures import ARCHITECTURES
-from paramgen.generator.checkpoint import FitCheckpoint, fingerprint
+from paramgen.generator.checkpoint import Fingerprint, FitCheckpoint
 from paramgen.generator.condition_checks import check_finite, report_outside_range
 from paramgen.generator.conditions import CONDITION_ENCODERS, NoConditionEncoder
 from paramgen.generator.config import GeneratorConfig, TrainingSet
 from paramgen.generator.denoiser import LatentDenoiser
 from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
 from paramgen.generator.normalization import TensorwiseNormalizer
-from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks, row_chunks
+from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks
 from paramgen.guidance import ClassifierFreeGuidance
 from paramgen.paths import make_path
 from paramgen.persistence import Pretrained, without_unknown
@@ -113,15 +113,17 @@ class ParamGenerator(Pretrained, nn.Module):
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
-        generator.normalizer.fit(checked_chunks(data.params))
+        chunks = checked_chunks(data.params)
+        digest = Fingerprint(asdict(config))
+        if checkpoint is not None:  # hashed in the statistics' pass: the rows are read once
+            chunks = map(digest.update, chunks)
+        generator.normalizer.fit(chunks)
         generator.condition_encoder.fit(data.conditions)
         run = FitRun(torch.Generator().manual_seed(config.seed), on_progress)
         if checkpoint is not None:
-            fit_fingerprint = fingerprint(
-                asdict(config),
-                [*row_chunks(data.params), *(data.conditions[k] for k in sorted(data.conditions))],
-            )
-            run.checkpoint = FitCheckpoint(checkpoint, fit_fingerprint)
+            for name in sorted(data.conditions):
+                digest.update(data.conditions[name])
+            run.checkpoint = FitCheckpoint(checkpoint, digest.hexdigest())
             run.every = checkpoint_every
             run.resume = run.checkpoint.read()
             if run.resume is not None:

@@ -3,8 +3,8 @@
 A training set's ``params`` is either a tensor [N, D] or a *row source*: any object with
 ``len()``, ``shape`` and ``source[index]`` → tensor [n, D] for a slice or a LongTensor of row
 indices (zoo groups give one: :func:`zoo.training_set.training_set`). The fit reads random
-minibatches by index, and passes over every row (normalisation statistics, the checkpoint's
-fingerprint, the latents of the denoiser stage) in chunks of at most ``CHUNK_BYTES``.
+minibatches by index, and passes over every row (normalisation statistics with the checkpoint's
+fingerprint, then the latents of the denoiser stage) in chunks of at most ``CHUNK_BYTES``.
 """
 
 from __future__ import annotations
