@@ -92,3 +92,13 @@ class Path(ABC):
     def mixing(self, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
         """(data weight, noise weight) at t [N], broadcastable against ``like`` [N, ...]:
         x_t = data weight·data + noise weight·noise."""
+
+    def guidance_gain(self, t: Tensor, like: Tensor) -> Tensor:
+        """How far the model's prediction moves per unit added to the score ∇ log p_t(x_t), at
+        t [N], broadcastable against ``like`` [N, ...]: classifier guidance adds gain·∇ log
+        p(c | x_t) to the prediction (:class:`paramgen.guidance.MultiGuidance`). A path without
+        a score-to-prediction map refuses."""
+        raise ParamgenError(
+            f"the {self.name!r} path does not support classifier guidance; use a continuous "
+            "(linear, trig, stochastic interpolant) or the ddpm path"
+        )

@@ -26,7 +26,10 @@ from paramgen.paths.base import (
     uniform_times,
 )
 
-__all__ = ["ContinuousPath", "LinearPath", "TrigPath"]
+__all__ = ["GUIDANCE_BETA_FLOOR", "ContinuousPath", "LinearPath", "TrigPath"]
+
+# The data weight below which classifier guidance's gain stops growing (see guidance_gain).
+GUIDANCE_BETA_FLOOR = 0.1
 
 
 class ContinuousPath(Path):
@@ -97,6 +100,19 @@ class ContinuousPath(Path):
         """∇ log p_t(x_t) = −E[noise | x_t] / α(t); diverges as α → 0 (t → 1)."""
         noise_hat, _ = self.noise_and_data_from_velocity(x_t, velocity, t)
         return -noise_hat / expand_like(self.alpha_t(t), x_t)
+
+    def guidance_gain(self, t: Tensor, like: Tensor) -> Tensor:
+        """α·(α·β̇ − β·α̇)/β, with β floored at ``GUIDANCE_BETA_FLOOR``.
+
+        A score shifted by g shifts the noise estimate by −α·g at fixed x_t, and the velocity
+        by −(α̇ − β̇·α/β)·α·g = α·det/β·g; on the linear path that is (1 − t)/t·g. The exact term
+        stays finite as t → 0 (the classifier's gradient vanishes like β there), but 1/β would
+        blow a learned classifier's residual gradient at pure noise up without bound, so the
+        gain's 1/β is capped at 1/0.1: on the linear path (1 − t)/0.1 ≤ 10 for t < 0.1.
+        """
+        c = self.coefficients(t, like=like)
+        det = c.alpha * c.d_beta - c.beta * c.d_alpha
+        return c.alpha * det / c.beta.clamp(min=GUIDANCE_BETA_FLOOR)
 
 
 class LinearPath(ContinuousPath):

@@ -67,3 +67,10 @@ class DDPMPath(Path):
         k = torch.round(t.detach().cpu().double() * self.steps).long().clamp(0, self.steps - 1)
         alpha_bar = expand_like(self.alphas_cumprod[k], like).to(like)
         return alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+
+    def guidance_gain(self, t: Tensor, like: Tensor) -> Tensor:
+        """−√(1 − ᾱ_k): ε = −√(1 − ᾱ)·∇ log p(x_k), so a score shifted by g gives
+        ε̃ = ε − √(1 − ᾱ)·g (Dhariwal & Nichol 2021, eq. 14). Through the ancestral step this
+        moves the mean by (β_k/√α_k)·g, the paper's μ + Σ·g with Σ = β_k up to 1/√α_k ≤ 1.01."""
+        _, noise_weight = self.mixing(t, like)
+        return -noise_weight

@@ -1,8 +1,4 @@
-"""Guidance: model wrappers that steer a conditional model at sampling time.
-
-A wrapper has the sampler's model signature, ``forward(x [N, ...], t [N], **extras) -> [N, ...]``,
-so any sampler integrates a guided model as it would the bare one, and wrappers compose.
-"""
+"""Classifier-free guidance: a conditional model pushed away from its unconditional self."""
 
 from __future__ import annotations
 
