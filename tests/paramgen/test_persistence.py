@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import paramgen
+from paramgen.classifiers import NoiseAwareClassifier
 from paramgen.errors import ParamgenError
 from paramgen.families import get_family
 from paramgen.families.dpi import DPI, DpiConfig
@@ -90,7 +91,16 @@ def tiny_mac_net() -> Example:
     return Example(MacConvNet(hidden=4, depth=1, sigma=1.5, kernel=7), lambda net: net(x))
 
 
+def tiny_classifier() -> Example:
+    torch.manual_seed(0)
+    classifier = NoiseAwareClassifier("conv", (1, 8, 8), ("left", "right"), 8, "linear")
+    classifier.temperature.fill_(1.7)  # a buffer: saved and restored with the weights
+    x, t = torch.randn(3, 1, 8, 8), torch.tensor([0.1, 0.5, 0.9])
+    return Example(classifier, lambda c: c(x, t))
+
+
 EXAMPLES: dict[str, Callable[[], Example]] = {
+    "NoiseAwareClassifier": tiny_classifier,
     "ParamGenerator": tiny_generator,
     "DPI": tiny_dpi,
     "MacConvNet": tiny_mac_net,
