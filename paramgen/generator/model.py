@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from paramgen.generator.denoiser import LatentDenoiser
 from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
 from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks
-from paramgen.guidance import ClassifierFreeGuidance
+from paramgen.guidance import ClassifierFreeGuidance, Guide, MultiGuidance
 from paramgen.paths import make_path
 from paramgen.persistence import Pretrained, without_unknown
 from paramgen.schema import ParamSchema
@@ -176,12 +176,16 @@ class ParamGenerator(Pretrained, nn.Module):
         seed: int = 0,
         diffusion: float = 1.0,
         strict: bool = False,
+        guides: Sequence[Guide] = (),
     ) -> torch.Tensor:
         """[n, *latent_shape] standardised latents for ``condition`` (one value per condition,
         or n of them).
 
         ``{}`` for an unconditional generator. A value outside the training range warns
         (``ConditionRangeWarning``): the generator extrapolates; with ``strict`` it is an error.
+        ``guides``: noise-aware latent classifiers with class weights (classifier guidance, or
+        multi-guidance over several classes; :mod:`paramgen.generator.latent_guidance` makes
+        them), added on top of classifier-free ``guidance``.
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
@@ -196,6 +200,8 @@ class ParamGenerator(Pretrained, nn.Module):
         embedding = self.condition_embedding(inputs, n, None)
         null = self.context(self.null_condition.expand_as(embedding), None)
         guided = ClassifierFreeGuidance(self.denoiser, guidance, {"condition": null})
+        if guides:
+            guided = MultiGuidance(guided, self.path, guides)
         rng = torch.Generator().manual_seed(seed)
         # Items (the row, or each of its tokens) are sampled side by side, each told its context.
         shape = self.autoencoder.latent_shape
@@ -219,7 +225,8 @@ class ParamGenerator(Pretrained, nn.Module):
     def sample(self, condition: Mapping, n: int = 1, **sampling) -> list[dict[str, torch.Tensor]]:
         """n parameter sets {name: tensor} for ``condition`` (``{"rotation": 30.0}``, or ``{}``).
 
-        ``sampling``: steps, sampler, guidance, seed, diffusion, strict (see ``sample_latents``).
+        ``sampling``: steps, sampler, guidance, seed, diffusion, strict, guides (see
+        ``sample_latents``).
         """
         return [self.schema.unflatten(row) for row in self.sample_rows(condition, n, **sampling)]
 
