@@ -34,6 +34,11 @@ _COMMANDS = lazy_group(
         "Sample N parameter sets for a condition (none if unconditional) and write them out.",
     ),
     LazyCommand(
+        "train-classifier",
+        "cli.classifier_command:train_classifier",
+        "Train a noise-aware classifier of a generator's latents (for generate --guide).",
+    ),
+    LazyCommand(
         "eval",
         "cli.evaluate_command:evaluate",
         "Score generated weights per condition value through the group's family and task, next "

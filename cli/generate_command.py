@@ -16,10 +16,13 @@ from rich.markup import escape
 from cli.config_options import describe_choices
 from cli.errors import user_errors
 from cli.generator_dir import GeneratorDir, load_generator
-from cli.parsing import parse_assignments
+from cli.parsing import parse_assignments, parse_values
+from paramgen.classifiers import NoiseAwareClassifier
 from paramgen.errors import ParamgenError
 from paramgen.generator import ParamGenerator
 from paramgen.generator.condition_checks import ConditionRangeWarning
+from paramgen.generator.latent_guidance import latent_guides
+from paramgen.guidance import Guide
 from paramgen.solvers import SAMPLERS
 from zoo.generated_io import (
     GeneratedRows,
@@ -65,6 +68,21 @@ _SAMPLERS = describe_choices({name: sampler.help for name, sampler in SAMPLERS.i
 SamplerOption = Annotated[
     str | None, typer.Option(help=escape(f"Sampler (default: the path's). {_SAMPLERS}"))
 ]
+GuidanceOption = Annotated[float, typer.Option(help="Classifier-free guidance scale (1 = none).")]
+GuideOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        help="Folder of a latent classifier (paramgen train-classifier) that guides sampling; "
+        "repeat for several."
+    ),
+]
+GuideWeightsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="W0,W1,…: one weight per class of the --guide at the same position, e.g. 30,30 "
+        "to land between the two classes, 0,10 to push to the second."
+    ),
+]
 StrictOption = Annotated[
     bool,
     typer.Option(
@@ -103,6 +121,18 @@ def _range_warnings_printed() -> Iterator[None]:
             )
 
 
+def _guides(generator: ParamGenerator, folders: list[Path], weights: list[str]) -> list[Guide]:
+    """``--guide`` classifiers, each with its ``--guide-weights`` (in the same order)."""
+    if len(folders) != len(weights):
+        raise ParamgenError(
+            f"got {len(folders)} --guide and {len(weights)} --guide-weights; give one "
+            "--guide-weights W1,W2,… (one weight per class) after each --guide"
+        )
+    classifiers = [NoiseAwareClassifier.from_pretrained(folder) for folder in folders]
+    parsed = [parse_values(text, "--guide-weights") for text in weights]
+    return latent_guides(generator, classifiers, parsed)
+
+
 def _write(rows: GeneratedRows, format: OutputFormat, out: Path) -> str:
     """Write ``rows`` in ``format`` to ``out``; returns the line that says where they went."""
     if format is OutputFormat.zoo:
@@ -124,18 +154,24 @@ def generate(
     ] = 0,
     steps: Annotated[int | None, typer.Option(help="Solver steps (default: per path).")] = None,
     sampler: SamplerOption = None,
-    guidance: Annotated[
-        float, typer.Option(help="Classifier-free guidance scale (1 = none).")
-    ] = 1.0,
+    guidance: GuidanceOption = 1.0,
     strict: StrictOption = False,
+    guide: GuideOption = None,
+    guide_weights: GuideWeightsOption = None,
 ) -> None:
-    """Sample N parameter sets for a condition (none if unconditional) and write them out."""
+    """Sample N parameter sets for a condition (none if unconditional) and write them out.
+
+    With --guide, latent classifiers (paramgen train-classifier) steer the sampler: weight on
+    one class is classifier guidance; weights (w0, w1) on both classes of a binary classifier
+    pull samples to where it says p(class 1) = w1/(w0+w1), between the classes (zero-shot
+    interpolation). Large weights want more --steps.
+    """
     generator = load_generator(generator_dir)
     values = _conditions(generator, condition or [])
+    sampling = dict(seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict)
+    sampling["guides"] = _guides(generator, guide or [], guide_weights or [])
     with _range_warnings_printed():
-        params = generator.sample_rows(
-            values, n, seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict
-        )
+        params = generator.sample_rows(values, n, **sampling)
     rows = GeneratedRows(
         params,
         generator.schema,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,26 @@ TRAIN_OPTIONS = generator_options(GeneratorConfig(), family_notes=True)
 class Autoencoder(StrEnum):
     conv = "conv"
     linear = "linear"
+
+
+AutoencoderOption = Annotated[
+    Autoencoder | None,
+    typer.Option(
+        help="Shorthand for --ae-channels: conv (p-diff's 1D convolutions) or linear (exact "
+        "for zoos of fewer rows than latent dimensions). Default: the family's."
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(help="Retrain from scratch even if OUT holds a generator or a checkpoint."),
+]
+UnconditionalOption = Annotated[
+    bool,
+    typer.Option(
+        help="Ignore the group's conditions: learn the distribution of all its rows (to steer "
+        "later with generate --guide)."
+    ),
+]
 
 
 def _ready_to_fit(out: Path, checkpoint: Path, force: bool) -> bool:
@@ -78,20 +99,12 @@ def train(
     split: Annotated[
         str, typer.Option(help="Rows to learn from: train, heldout, or all.")
     ] = "train",
-    autoencoder: Annotated[
-        Autoencoder | None,
-        typer.Option(
-            help="Shorthand for --ae-channels: conv (p-diff's 1D convolutions) or linear (exact "
-            "for zoos of fewer rows than latent dimensions). Default: the family's."
-        ),
-    ] = None,
+    autoencoder: AutoencoderOption = None,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save the training state every N steps (resume point).")
     ] = 100,
-    force: Annotated[
-        bool,
-        typer.Option(help="Retrain from scratch even if OUT holds a generator or a checkpoint."),
-    ] = False,
+    force: ForceOption = False,
+    unconditional: UnconditionalOption = False,
     *,
     overrides: dict[str, object],
 ) -> None:
@@ -105,6 +118,8 @@ def train(
         return
     with Zoo.open(zoo) as store:  # open while fitting: large training sets stream from it
         data = training_set(store.group(group), None if split == "all" else split)
+        if unconditional:
+            data = replace(data, conditions={})
         config = _config(data.metadata.get("family"), overrides, autoencoder)
         generator = _fit(data, config, checkpoint, checkpoint_every)
     generator.save_pretrained(out)

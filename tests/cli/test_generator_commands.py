@@ -276,3 +276,48 @@ def test_a_tokenized_generator_trains_generates_and_inspects_through_the_cli(tra
     assert len(list((tmp_path / "st").glob("*.safetensors"))) == 2
     invoke("inspect", "pca", out, zoo, "--out", tmp_path / "pca", "--per-value", "2")
     assert len((tmp_path / "pca" / "latent_pca.csv").read_text().splitlines()) == 1 + 16 + 8
+
+
+def _sampled_rows(folder):
+    rows = []
+    for file in sorted(folder.glob("*.safetensors")):
+        with safe_open(file, framework="pt") as handle:
+            rows.append(torch.cat([handle.get_tensor(name).flatten() for name in handle.keys()]))
+    return torch.stack(rows)
+
+
+def refused(*args, message: str) -> None:
+    """The command fails with one ``error:`` line that says ``message``."""
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert result.output.startswith("error:") and "Traceback" not in result.output
+
+
+def test_train_unconditional_then_a_classifier_then_guided_generate(trained, tmp_path):
+    """train --unconditional → train-classifier --by rotation → generate --guide: the guide's
+    weights change what is sampled, w = 0 samples what no guide does, mistakes are one line."""
+    zoo, _ = trained
+    generator, classifier = tmp_path / "uncond", tmp_path / "classifier"
+    steps = ("--ae-steps", 30, "--denoiser-steps", 30)
+    invoke("train", zoo, "--group", GROUP, "--out", generator, "--unconditional", *steps)
+    assert ParamGenerator.from_pretrained(generator).condition_shapes == {}
+    labelled = ("--zoo", zoo, "--group", GROUP, "--by", "rotation", "--boundaries", "10")
+    result = invoke("train-classifier", generator, *labelled, "--steps", 20, "--out", classifier)
+    assert "rotation<10, rotation>=10" in result.output and "saved to" in result.output
+    common = ("--n", 3, "--steps", 4, "--format", "safetensors")
+    samples = {}
+    for label, weights in (("bare", ()), ("zero", ("0,0",)), ("up", ("0,30",))):
+        guide = ("--guide", classifier, "--guide-weights", *weights) if weights else ()
+        invoke("generate", generator, *common, *guide, "--out", tmp_path / label)
+        samples[label] = _sampled_rows(tmp_path / label)
+    assert torch.equal(samples["bare"], samples["zero"])
+    assert not torch.allclose(samples["bare"], samples["up"])
+    out = ("--out", tmp_path / "x")
+    refused("generate", generator, *common, "--guide", classifier, *out,
+            message="got 1 --guide and 0 --guide-weights")  # fmt: skip
+    refused("generate", generator, *common, "--guide", classifier, "--guide-weights", "1,2,3",
+            *out, message="one weight per class")  # fmt: skip
+    refused("generate", generator, *common, "--guide", tmp_path, "--guide-weights", "1,1", *out,
+            message="has no config.json")  # fmt: skip
+    refused("train-classifier", generator, *labelled[:4], "--by", "angle", "--boundaries", "0",
+            *out, message="has no condition 'angle'")  # fmt: skip
