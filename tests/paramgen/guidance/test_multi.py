@@ -156,3 +156,19 @@ def test_a_path_without_a_score_map_refuses_guidance():
     path = make_path("mac", weights=0.3 * torch.ones(2, 2, 3, 1))
     with pytest.raises(ParamgenError, match="does not support classifier guidance"):
         MultiGuidance(lambda x, t: x, path, [Guide(lambda x, t: torch.zeros(len(x), 2), (1, 1))])
+
+
+def test_several_classifiers_add_their_terms():
+    """Two attributes at once (the paper's two-classifier experiment): the guided prediction
+    moves by the sum of what each guide alone moves it by."""
+    path = make_path("linear")
+    x = torch.linspace(-3, 3, 9, dtype=torch.float64)[:, None]
+    t = torch.full((9,), 0.6, dtype=torch.float64)
+    bare = unconditional(path)
+    first = Guide(bayes_logits(path), (2.0, 5.0))
+    second = Guide(lambda x, t: torch.cat([x, -x, x**2], dim=1), (1.0, 0.0, 3.0))
+    shift = {
+        name: MultiGuidance(bare, path, guides)(x, t) - bare(x, t)
+        for name, guides in (("first", [first]), ("second", [second]), ("both", [first, second]))
+    }
+    torch.testing.assert_close(shift["both"], shift["first"] + shift["second"])
