@@ -30,23 +30,6 @@ ArrayLike = "float | int | Sequence[float] | np.ndarray | torch.Tensor"
 
 
 @dataclass
-class ZooRows:
-    """A batch of rows. ``params`` is [n, D] float32; every other field has n entries."""
-
-    index: np.ndarray
-    params: torch.Tensor
-    conditions: dict[str, torch.Tensor]
-    metrics: dict[str, torch.Tensor]
-    run: np.ndarray
-    step: np.ndarray
-    seed: np.ndarray
-    split: list[str]
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-
-@dataclass
 class RowLabels:
     """Everything about a batch of rows but their params — a few bytes a row, where params are
     D floats — as numpy arrays; every field has n entries."""
@@ -61,6 +44,16 @@ class RowLabels:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+@dataclass
+class ZooRows(RowLabels):
+    """A batch of rows: their labels, with ``conditions`` and ``metrics`` as tensors, and
+    ``params`` [n, D] float32."""
+
+    conditions: dict[str, torch.Tensor]
+    metrics: dict[str, torch.Tensor]
+    params: torch.Tensor
 
 
 def _numpy(value) -> np.ndarray:
