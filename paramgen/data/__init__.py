@@ -1,4 +1,5 @@
-"""Built-in data that needs no download: sklearn's digits with style transforms, 2D toys."""
+"""Built-in data that needs no download: sklearn's digits with style transforms, 2D toys, and
+border circles (`paramgen.data.circles`, the zero-shot interpolation setting)."""
 
 from paramgen.data.digits import DigitImages, load_digits16
 from paramgen.data.styles import STYLE_PARAMETERS, Style, apply_style

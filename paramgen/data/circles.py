@@ -22,7 +22,15 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["Blobs", "CircleImages", "CircleLayout", "blobs", "border_circles", "centroid_x"]
+__all__ = [
+    "Blobs",
+    "CircleImages",
+    "CircleLayout",
+    "blobs",
+    "border_circles",
+    "centroid_x",
+    "render_discs",
+]
 
 
 @dataclass(frozen=True)
