@@ -15,9 +15,12 @@ __all__ = ["NoiseAwareClassifier"]
 class NoiseAwareClassifier(Pretrained, nn.Module):
     """A time-conditioned net (``net``: a :data:`CLASSIFIER_NETS` kind) whose logits are divided
     by a calibrated ``temperature``; ``path`` names the path its inputs were noised along, so a
-    sampler on another path can refuse it; ``class_names`` say what each logit means."""
+    sampler on another path can refuse it; ``class_names`` say what each logit means;
+    ``fitted_on`` identifies the space its inputs live in where that matters (a generator's
+    latent space, :func:`paramgen.generator.latent_guidance.latent_space_id`; "" if none)."""
 
-    config_keys = ("net", "input_shape", "class_names", "width", "path")
+    config_keys = ("net", "input_shape", "class_names", "width", "path", "fitted_on")
+    optional_keys = frozenset({"fitted_on"})
 
     def __init__(
         self,
@@ -26,6 +29,7 @@ class NoiseAwareClassifier(Pretrained, nn.Module):
         class_names: tuple[str, ...] | list[str],
         width: int,
         path: str,
+        fitted_on: str = "",
     ) -> None:
         super().__init__()
         if net not in CLASSIFIER_NETS:
@@ -38,6 +42,7 @@ class NoiseAwareClassifier(Pretrained, nn.Module):
         self.input_shape = tuple(int(n) for n in input_shape)
         self.class_names = tuple(str(name) for name in class_names)
         self.width = int(width)
+        self.fitted_on = str(fitted_on)
         self.net = CLASSIFIER_NETS[net](self.input_shape, len(self.class_names), self.width)
         self.register_buffer("temperature", torch.ones(()))
 
@@ -48,6 +53,7 @@ class NoiseAwareClassifier(Pretrained, nn.Module):
             "class_names": list(self.class_names),
             "width": self.width,
             "path": self.path,
+            "fitted_on": self.fitted_on,
         }
 
     def logits(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

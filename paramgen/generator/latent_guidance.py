@@ -3,22 +3,37 @@
 A latent classifier is trained on the generator's own standardised latents of labelled rows
 (``generator.encode``), noised along the generator's path, so it sees exactly what the sampler
 shows it; :func:`latent_guides` checks that a classifier fits a generator before it guides it
-(same path, same latent shape, one weight per class).
+(same path, same latent space, one weight per class). A latent space is identified by a hash of
+what maps rows to latents (normalisation, autoencoder, latent statistics): a classifier of one
+generator's latents is meaningless for another's, even when the shapes agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import torch
 
 from paramgen.classifiers import ClassifierFit, NoiseAwareClassifier, train_noise_aware_classifier
 from paramgen.errors import ParamgenError
+from paramgen.generator.checkpoint import Fingerprint
 from paramgen.generator.model import ParamGenerator
 from paramgen.generator.rows import RowSource
 from paramgen.guidance import Guide
 
-__all__ = ["fit_latent_classifier", "latent_guides"]
+__all__ = ["fit_latent_classifier", "latent_guides", "latent_space_id"]
+
+_LATENT_SPACE = ("normalizer.", "autoencoder.", "latent_mean", "latent_std")
+
+
+def latent_space_id(generator: ParamGenerator) -> str:
+    """sha256 of the generator's config and of the tensors that map rows to its latents."""
+    digest = Fingerprint(asdict(generator.config))
+    for name, tensor in sorted(generator.state_dict().items()):
+        if name.startswith(_LATENT_SPACE):
+            digest.update(tensor)
+    return digest.hexdigest()
 
 
 def fit_latent_classifier(
@@ -33,7 +48,9 @@ def fit_latent_classifier(
     if len(params) != len(labels):
         raise ParamgenError(f"got {len(params)} rows but {len(labels)} labels; give one per row")
     latents = generator.encode(params)  # [N, *latent_shape]
-    return train_noise_aware_classifier(generator.path, latents, labels, net="mlp", **training)
+    fit = train_noise_aware_classifier(generator.path, latents, labels, net="mlp", **training)
+    fit.classifier.fitted_on = latent_space_id(generator)
+    return fit
 
 
 def latent_guides(
@@ -49,6 +66,7 @@ def latent_guides(
             "weight list per classifier"
         )
     shape = tuple(generator.autoencoder.latent_shape)
+    space = latent_space_id(generator)
     guides = []
     for classifier, class_weights in zip(classifiers, weights, strict=True):
         if classifier.path != generator.config.path:
@@ -60,6 +78,11 @@ def latent_guides(
             raise ParamgenError(
                 f"the classifier reads latents of shape {list(classifier.input_shape)}, the "
                 f"generator makes {list(shape)}; train the classifier on this generator"
+            )
+        if classifier.fitted_on and classifier.fitted_on != space:
+            raise ParamgenError(
+                "the classifier was trained on another generator's latents (same shapes, "
+                "different latent space); train the classifier on this generator"
             )
         if len(class_weights) != len(classifier.class_names):
             raise ParamgenError(

@@ -3,12 +3,18 @@ rows, steered to either cluster by a noise-aware latent classifier; mismatches r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
-from paramgen.generator.latent_guidance import fit_latent_classifier, latent_guides
+from paramgen.generator.latent_guidance import (
+    fit_latent_classifier,
+    latent_guides,
+    latent_space_id,
+)
 from tests.paramgen.generator.test_model import SCHEMA, TINY, TINY_TOKENS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -79,3 +85,17 @@ def test_a_classifier_that_does_not_fit_the_generator_is_refused(guided_setup):
     other_shape = type(classifier)("mlp", (3,), ("a", "b"), 8, generator.config.path)
     with pytest.raises(ParamgenError, match="reads latents of shape"):
         latent_guides(generator, [other_shape], [(1.0, 1.0)])
+
+
+def test_a_classifier_of_another_generators_latents_is_refused(guided_setup, tmp_path):
+    """Same path and latent shape, another fit (seed): the latent spaces differ, so the guide
+    would steer at random; refused, also after a save and load of the classifier."""
+    generator, classifier, data, _ = guided_setup
+    saved = type(classifier).from_pretrained(classifier.save_pretrained(tmp_path / "cls"))
+    assert saved.fitted_on == classifier.fitted_on == latent_space_id(generator)
+    latent_guides(generator, [saved], [(1.0, 1.0)])  # its own generator: accepted
+    other = ParamGenerator.fit(
+        data, replace(generator.config, seed=1, ae_steps=2, denoiser_steps=2)
+    )
+    with pytest.raises(ParamgenError, match="another generator's latents"):
+        latent_guides(other, [saved], [(1.0, 1.0)])
