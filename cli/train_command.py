@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cli.config_options import with_config_options
 from cli.errors import user_errors
@@ -24,6 +26,7 @@ from zoo.training_set import training_set
 __all__ = ["TRAIN_OPTIONS", "train"]
 
 _console = Console(emoji=False, highlight=False)
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 # Every GeneratorConfig field; an option left out keeps the family's default (config_for_family).
 TRAIN_OPTIONS = generator_options(GeneratorConfig(), family_notes=True)
 
@@ -81,9 +84,13 @@ def _config(
 def _fit(
     data: TrainingSet, config: GeneratorConfig, checkpoint: Path, every: int
 ) -> ParamGenerator:
-    """The fitted generator, with progress bars; Ctrl-C ends with the resume hint (status 130)."""
+    """The fitted generator, with progress bars; Ctrl-C ends with the resume hint (status 130).
+    A warning from the fit is one ``warning:`` line on stderr, printed when it is raised."""
     try:
-        with StageBars(_console) as bars:
+        with StageBars(_console) as bars, warnings.catch_warnings():
+            warnings.showwarning = lambda message, *_: _stderr.print(
+                f"[bold yellow]warning:[/] {escape(str(message))}"
+            )
             return ParamGenerator.fit(data, config, bars.training_step, checkpoint, every)
     except KeyboardInterrupt:
         _console.print(f"interrupted; run the same command again to resume from {checkpoint}")

@@ -27,10 +27,12 @@ __all__ = ["ARCHITECTURES", "Architecture"]
 @dataclass(frozen=True)
 class Architecture:
     """How to build an architecture's autoencoder, and the context its denoiser is told
-    (a module and its width, given the config and that autoencoder)."""
+    (a module and its width, given the config and that autoencoder). ``unconditional_caveat``:
+    why it should not be fitted on rows without conditions ("" where it may)."""
 
     autoencoder: Callable[[GeneratorConfig, ParamSchema], nn.Module]
     context: Callable[[GeneratorConfig, nn.Module], tuple[nn.Module, int]]
+    unconditional_caveat: str = ""
 
 
 def _whole_row_autoencoder(config: GeneratorConfig, schema: ParamSchema) -> nn.Module:
@@ -64,6 +66,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         lambda config, autoencoder: (
             TokenPrototypes(autoencoder.layout, config.condition_dim, config.width),
             config.width,
+        ),
+        unconditional_caveat=(
+            "the tokenized generator samples a row's tokens independently when there is no "
+            "condition, so its rows come out as the mean row plus noise (bench/"
+            "token_dependence.py); fit the whole-row generator (--architecture whole-row) or "
+            "give the rows a condition"
         ),
     ),
 }

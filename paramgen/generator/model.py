@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -44,9 +45,14 @@ from paramgen.persistence import Pretrained, without_unknown
 from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 
-__all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
+__all__ = ["FIT_CHECKPOINT", "ParamGenerator", "UnconditionalTokensWarning"]
 
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside config.json while a fit runs
+
+
+class UnconditionalTokensWarning(UserWarning):
+    """The architecture cannot tie a row's parts together without a condition (its reason is
+    the message): the fit runs, but its rows will not look like any one training row."""
 
 
 class ParamGenerator(Pretrained, nn.Module):
@@ -110,6 +116,9 @@ class ParamGenerator(Pretrained, nn.Module):
         if checkpoint_every < 1:
             raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         check_finite(data.conditions)
+        caveat = ARCHITECTURES[config.architecture].unconditional_caveat
+        if caveat and not data.conditions:
+            warnings.warn(UnconditionalTokensWarning(caveat), stacklevel=2)
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)

@@ -276,6 +276,12 @@ def test_a_tokenized_generator_trains_generates_and_inspects_through_the_cli(tra
     assert len(list((tmp_path / "st").glob("*.safetensors"))) == 2
     invoke("inspect", "pca", out, zoo, "--out", tmp_path / "pca", "--per-value", "2")
     assert len((tmp_path / "pca" / "latent_pca.csv").read_text().splitlines()) == 1 + 16 + 8
+    tokens = ("--architecture", "tokens", *sizes, "--ae-steps", 1, "--denoiser-steps", 1)
+    warned = invoke(
+        "train", zoo, "--group", GROUP, "--out", tmp_path / "u", "--unconditional", *tokens
+    )
+    assert "warning: the tokenized generator samples a row's tokens independently" in warned.output
+    assert "Traceback" not in warned.output and "UnconditionalTokensWarning" not in warned.output
 
 
 def _sampled_rows(folder):
