@@ -32,6 +32,11 @@ __all__ = ["GUIDANCE_BETA_FLOOR", "ContinuousPath", "LinearPath", "TrigPath"]
 GUIDANCE_BETA_FLOOR = 0.1
 
 
+def _determinant(c: Coefficients) -> Tensor:
+    """α·β̇ − β·α̇: how (noise, data) map to (x_t, velocity); 1 on the linear path."""
+    return c.alpha * c.d_beta - c.beta * c.d_alpha
+
+
 class ContinuousPath(Path):
     """x_t = α(t)·noise + β(t)·data on t ∈ [0, 1]; the model predicts the velocity."""
 
@@ -91,7 +96,7 @@ class ContinuousPath(Path):
         system is well posed for every t in [0, 1].
         """
         c = self.coefficients(t, like=x_t)
-        det = c.alpha * c.d_beta - c.beta * c.d_alpha
+        det = _determinant(c)
         noise_hat = (c.d_beta * x_t - c.beta * velocity) / det
         data_hat = (c.alpha * velocity - c.d_alpha * x_t) / det
         return noise_hat, data_hat
@@ -111,8 +116,7 @@ class ContinuousPath(Path):
         gain's 1/β is capped at 1/0.1: on the linear path (1 − t)/0.1 ≤ 10 for t < 0.1.
         """
         c = self.coefficients(t, like=like)
-        det = c.alpha * c.d_beta - c.beta * c.d_alpha
-        return c.alpha * det / c.beta.clamp(min=GUIDANCE_BETA_FLOOR)
+        return c.alpha * _determinant(c) / c.beta.clamp(min=GUIDANCE_BETA_FLOOR)
 
 
 class LinearPath(ContinuousPath):
