@@ -15,6 +15,7 @@ model, call for call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,10 @@ class Guide:
 
     def __post_init__(self) -> None:
         weights = tuple(float(w) for w in self.weights)
-        if not weights or not all(w >= 0 for w in weights):
+        if not weights or not all(0 <= w < math.inf for w in weights):
             raise ParamgenError(
-                f"guidance weights must be one number >= 0 per class, got {list(self.weights)}"
+                "guidance weights must be one finite number >= 0 per class, got "
+                f"{list(self.weights)}"
             )
         object.__setattr__(self, "weights", weights)
 

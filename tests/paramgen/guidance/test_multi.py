@@ -148,8 +148,9 @@ def test_weights_must_match_the_classes_and_be_non_negative():
     x, t = torch.zeros(3, 1, dtype=torch.float64), torch.full((3,), 0.5, dtype=torch.float64)
     with pytest.raises(ParamgenError, match="one weight per class"):
         MultiGuidance(unconditional(path), path, [Guide(bayes_logits(path), (1.0, 1.0, 1.0))])(x, t)
-    with pytest.raises(ParamgenError, match=">= 0"):
-        Guide(bayes_logits(path), (-1.0, 1.0))
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ParamgenError, match="finite number >= 0"):
+            Guide(bayes_logits(path), (bad, 1.0))
 
 
 def test_a_path_without_a_score_map_refuses_guidance():
