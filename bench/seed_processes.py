@@ -25,19 +25,35 @@ def run_seeds(script: str, parser: argparse.ArgumentParser, run_seed) -> tuple:
     """Parse the command line with ``parser`` plus the seed options. In a seed's process
     (``--child SEED``): print ``run_seed(args, SEED)`` as JSON and return (args, None).
     Otherwise: ``python script <this command's arguments> --child SEED`` for each of
-    ``args.seeds``; returns (args, their figures by seed)."""
+    ``args.seeds``; returns (args, their figures by seed). Each finished seed is kept beside
+    ``args.results`` (see ``seed_file``) and reused by a rerun of the same command, so a killed
+    run loses at most the seed it was in."""
     add_seed_options(parser)
     args = parser.parse_args()
     if args.child is not None:
         print(json.dumps(run_seed(args, args.child)))
         return args, None
+    options = {key: str(value) for key, value in vars(args).items() if key != "seeds"}
     per_seed = {}
     for seed in args.seeds:
+        kept = seed_file(args.results, seed)
+        if kept.exists() and json.loads(kept.read_text())["options"] == options:
+            per_seed[seed] = json.loads(kept.read_text())["figures"]
+            print(seed, "reused from", kept, flush=True)
+            continue
         child = [sys.executable, script, *sys.argv[1:], "--child", str(seed)]
         done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
         per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
+        kept.write_text(json.dumps({"options": options, "figures": per_seed[seed]}))
         print(seed, json.dumps(per_seed[seed]), flush=True)
+    for seed in args.seeds:
+        seed_file(args.results, seed).unlink()
     return args, per_seed
+
+
+def seed_file(results: Path, seed: int) -> Path:
+    """Where one finished seed of the run that writes ``results`` is kept until the run ends."""
+    return results.with_name(f".{results.stem}.seed{seed}.json")
 
 
 def write_results(
