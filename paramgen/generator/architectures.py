@@ -4,8 +4,10 @@
 the denoiser is told the condition embedding. Best on small rows, but its layers grow with D.
 ``tokens`` (RPG): a token autoencoder shared by every token and a per-token denoiser told a
 prototype of (condition, position); a training step touches a fixed number of tokens, so its
-cost does not grow with D. Both give the generator the same calls (``latent_shape``,
-``rows_per_step``, ``training_loss``, ``training_items``, ``encode``, ``decode``).
+cost does not grow with D. Without a condition, its prototypes are also told a row code
+(:mod:`paramgen.generator.row_codes`), sampled first, that ties a row's tokens together. Both
+give the generator the same calls (``latent_shape``, ``rows_per_step``, ``training_loss``,
+``training_items``, ``encode``, ``decode``).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ __all__ = ["ARCHITECTURES", "Architecture"]
 
 @dataclass(frozen=True)
 class Architecture:
-    """How to build an architecture's autoencoder, and the context its denoiser is told
-    (a module and its width, given the config and that autoencoder). ``unconditional_caveat``:
-    why it should not be fitted on rows without conditions ("" where it may)."""
+    """How to build an architecture's autoencoder, and the context its denoiser is told (a
+    module and its width, given the config, that autoencoder and the row code's size).
+    ``row_codes``: whether rows without conditions get a row code (``config.row_code_dim``
+    numbers) — an architecture whose items are parts of a row needs one to tie them together."""
 
     autoencoder: Callable[[GeneratorConfig, ParamSchema], nn.Module]
-    context: Callable[[GeneratorConfig, nn.Module], tuple[nn.Module, int]]
-    unconditional_caveat: str = ""
+    context: Callable[[GeneratorConfig, nn.Module, int], tuple[nn.Module, int]]
+    row_codes: bool = False
 
 
 def _whole_row_autoencoder(config: GeneratorConfig, schema: ParamSchema) -> nn.Module:
@@ -59,19 +62,14 @@ def _token_autoencoder(config: GeneratorConfig, schema: ParamSchema) -> nn.Modul
 
 ARCHITECTURES: dict[str, Architecture] = {
     "whole-row": Architecture(
-        _whole_row_autoencoder, lambda config, _: (RowContext(), config.condition_dim)
+        _whole_row_autoencoder, lambda config, _, __: (RowContext(), config.condition_dim)
     ),
     "tokens": Architecture(
         _token_autoencoder,
-        lambda config, autoencoder: (
-            TokenPrototypes(autoencoder.layout, config.condition_dim, config.width),
+        lambda config, autoencoder, code_dim: (
+            TokenPrototypes(autoencoder.layout, config.condition_dim + code_dim, config.width),
             config.width,
         ),
-        unconditional_caveat=(
-            "the tokenized generator samples a row's tokens independently when there is no "
-            "condition, so its rows come out as the mean row plus noise (bench/"
-            "token_dependence.py); fit the whole-row generator (--architecture whole-row) or "
-            "give the rows a condition"
-        ),
+        row_codes=True,
     ),
 }

@@ -55,6 +55,11 @@ class GeneratorConfig:
     )
     token_width: int = _knob(512, "Hidden width of the token autoencoder (tokens architecture).")
     tokens_per_step: int = _knob(512, "Random tokens per training step (tokens architecture).")
+    row_code_dim: int = _knob(
+        16,
+        "Numbers per row that tie a tokenized row's tokens together when the rows have no "
+        "condition: sampled first, then every token given them (tokens architecture; 0: none).",
+    )
     path: str = _knob("linear", "Noise-to-data path the latent model trains on.")
     width: int = _knob(256, "Width of the latent denoiser.")
     depth: int = _knob(4, "Residual blocks of the latent denoiser.")
@@ -85,6 +90,8 @@ class GeneratorConfig:
         for name in ("token_size", "token_width", "tokens_per_step", "batch_size", "latent_dim"):
             if getattr(self, name) < 1:
                 raise ParamgenError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.row_code_dim < 0:
+            raise ParamgenError(f"row_code_dim must be >= 0, got {self.row_code_dim}")
         if not 0 <= self.condition_dropout < 1:
             raise ParamgenError(
                 f"condition_dropout must be in [0, 1), got {self.condition_dropout}"

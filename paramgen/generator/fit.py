@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from paramgen.generator.checkpoint import FitCheckpoint, Resume
+from paramgen.generator.row_codes import principal_codes
 from paramgen.generator.rows import NormalizedRows
 
 if TYPE_CHECKING:
@@ -109,9 +110,13 @@ def train_denoiser(
     run: FitRun,
 ) -> None:
     """Fit the latent denoiser on the path to standardised ``latents`` [N, *latent_shape],
-    dropping the condition for a share of the rows."""
+    dropping the condition for a share of the rows; with row codes, their denoiser beside it
+    (the item denoiser is told each row's true code)."""
     config, rng = generator.config, run.rng
     rows = generator.autoencoder.rows_per_step(config)
+    codes = None
+    if generator.row_codes is not None:
+        codes = principal_codes(latents, generator.code_dim, rng)
 
     def path_loss() -> torch.Tensor:
         index = torch.randint(len(latents), (rows,), generator=rng)
@@ -119,18 +124,20 @@ def train_denoiser(
         inputs = generator.condition_encoder.training_inputs(batch, rng)
         drop = torch.rand(rows, generator=rng) < config.condition_dropout
         items, ids = generator.autoencoder.training_items(latents, index, config, rng)
-        noise = torch.randn(items.shape, generator=rng)
-        sample = generator.path.sample_training(items, noise, rng)
         embedding = generator.condition_embedding(inputs, rows, drop)
-        context = generator.context(embedding, ids)
-        prediction = generator.denoiser(sample.x_t, sample.t, condition=context)
-        return F.mse_loss(prediction, sample.target)
+        row_codes = None if codes is None else codes[index]
+        context = generator.item_context(embedding, row_codes, ids)
+        loss = _path_loss(generator, generator.denoiser, items, context, rng)
+        if row_codes is not None:
+            loss = loss + _path_loss(generator, generator.row_codes, row_codes, embedding, rng)
+        return loss
 
     trainable = [
         *generator.denoiser.parameters(),
         *generator.condition_encoder.parameters(),
         generator.null_condition,
         *generator.context.parameters(),
+        *(generator.row_codes.parameters() if generator.row_codes is not None else ()),
     ]
     generator.denoiser.train()
     optimise(
@@ -144,3 +151,16 @@ def train_denoiser(
         run=run,
     )
     generator.denoiser.eval()
+
+
+def _path_loss(
+    generator: ParamGenerator,
+    model: torch.nn.Module,
+    targets: torch.Tensor,
+    condition: torch.Tensor,
+    rng: torch.Generator,
+) -> torch.Tensor:
+    """``model``'s loss on the path at a random time, from fresh noise to ``targets``."""
+    noise = torch.randn(targets.shape, generator=rng)
+    sample = generator.path.sample_training(targets, noise, rng)
+    return F.mse_loss(model(sample.x_t, sample.t, condition=condition), sample.target)

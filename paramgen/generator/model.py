@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -45,14 +44,9 @@ from paramgen.persistence import Pretrained, without_unknown
 from paramgen.schema import ParamSchema
 from paramgen.solvers import sample as solve
 
-__all__ = ["FIT_CHECKPOINT", "ParamGenerator", "UnconditionalTokensWarning"]
+__all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
 
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside config.json while a fit runs
-
-
-class UnconditionalTokensWarning(UserWarning):
-    """The architecture cannot tie a row's parts together without a condition (its reason is
-    the message): the fit runs, but its rows will not look like any one training row."""
 
 
 class ParamGenerator(Pretrained, nn.Module):
@@ -88,7 +82,13 @@ class ParamGenerator(Pretrained, nn.Module):
             self.condition_shapes, config.condition_dim, config.examples
         )
         self.null_condition = nn.Parameter(torch.zeros(config.condition_dim))
-        self.context, context_dim = architecture.context(config, self.autoencoder)
+        # Rows without conditions: a row code, sampled first by its own small denoiser.
+        self.row_codes: LatentDenoiser | None = None
+        self.code_dim = 0
+        if architecture.row_codes and not self.condition_shapes and config.row_code_dim:
+            self.code_dim = config.row_code_dim
+            self.row_codes = LatentDenoiser(self.code_dim, config.condition_dim, config.width, 2)
+        self.context, context_dim = architecture.context(config, self.autoencoder, self.code_dim)
         self.denoiser = LatentDenoiser(config.latent_dim, context_dim, config.width, config.depth)
 
     # ------------------------------------------------------------------------------- training
@@ -116,9 +116,6 @@ class ParamGenerator(Pretrained, nn.Module):
         if checkpoint_every < 1:
             raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
         check_finite(data.conditions)
-        caveat = ARCHITECTURES[config.architecture].unconditional_caveat
-        if caveat and not data.conditions:
-            warnings.warn(UnconditionalTokensWarning(caveat), stacklevel=2)
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
@@ -155,6 +152,13 @@ class ParamGenerator(Pretrained, nn.Module):
                 drop[:, None], self.null_condition.expand_as(embedding), embedding
             )
         return embedding
+
+    def item_context(
+        self, embedding: torch.Tensor, codes: torch.Tensor | None, ids: torch.Tensor | None
+    ) -> torch.Tensor:
+        """What the latent denoiser is told for items ``ids`` [n, k] (None: all) of n rows:
+        the architecture's context of the condition embedding [n, E] and the row codes."""
+        return self.context(embedding if codes is None else torch.cat([embedding, codes], 1), ids)
 
     # ------------------------------------------------------------------------ encode / decode
     @torch.no_grad()
@@ -207,23 +211,22 @@ class ParamGenerator(Pretrained, nn.Module):
         check_finite(inputs)
         report_outside_range(self.condition_encoder.outside_range(inputs), strict)
         embedding = self.condition_embedding(inputs, n, None)
-        null = self.context(self.null_condition.expand_as(embedding), None)
+        rng = torch.Generator().manual_seed(seed)
+        solving = {"sampler": sampler, "steps": steps, "diffusion": diffusion, "generator": rng}
+        codes = None
+        if self.row_codes is not None:  # only without conditions: nothing to guide it by
+            start = torch.randn(n, self.code_dim, generator=rng)
+            codes = solve(self.path, self.row_codes, start.to(device), **solving,
+                          condition=embedding)  # fmt: skip
+        null = self.item_context(self.null_condition.expand_as(embedding), codes, None)
         guided = ClassifierFreeGuidance(self.denoiser, guidance, {"condition": null})
         if guides:
             guided = MultiGuidance(guided, self.path, guides)
-        rng = torch.Generator().manual_seed(seed)
         # Items (the row, or each of its tokens) are sampled side by side, each told its context.
         shape = self.autoencoder.latent_shape
         noise = torch.randn(n * math.prod(shape[:-1]), shape[-1], generator=rng).to(device)
         latents = solve(
-            self.path,
-            guided,
-            noise,
-            sampler=sampler,
-            steps=steps,
-            diffusion=diffusion,
-            generator=rng,
-            condition=self.context(embedding, None),
+            self.path, guided, noise, **solving, condition=self.item_context(embedding, codes, None)
         )
         return latents.view(n, *shape)
 
@@ -258,6 +261,7 @@ class ParamGenerator(Pretrained, nn.Module):
         if "ae_channels" in values:
             values["ae_channels"] = tuple(values["ae_channels"])  # a list in JSON
         values.setdefault("architecture", "whole-row")  # saved before there was a choice
+        values.setdefault("row_code_dim", 0)  # saved before there were row codes
         return cls(
             GeneratorConfig(**values),
             ParamSchema.from_json(json.dumps(config["schema"])),

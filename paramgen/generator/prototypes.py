@@ -29,7 +29,8 @@ class RowContext(nn.Module):
 
 
 class TokenPrototypes(nn.Module):
-    """forward(embedding [n, E], ids [n, k] or None for every token) → prototypes [n·k, width]."""
+    """forward(embedding [n, E], ids [n, k] or None for every token) → prototypes [n·k, width].
+    ``embedding``: the condition embedding, with the row code appended where there is one."""
 
     def __init__(self, layout: TokenLayout, condition_dim: int, width: int, depth: int = 2) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 generators and conditions outside the training range."""
 
 import json
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -277,11 +278,24 @@ def test_a_tokenized_generator_trains_generates_and_inspects_through_the_cli(tra
     invoke("inspect", "pca", out, zoo, "--out", tmp_path / "pca", "--per-value", "2")
     assert len((tmp_path / "pca" / "latent_pca.csv").read_text().splitlines()) == 1 + 16 + 8
     tokens = ("--architecture", "tokens", *sizes, "--ae-steps", 1, "--denoiser-steps", 1)
-    warned = invoke(
-        "train", zoo, "--group", GROUP, "--out", tmp_path / "u", "--unconditional", *tokens
-    )
-    assert "warning: the tokenized generator samples a row's tokens independently" in warned.output
-    assert "Traceback" not in warned.output and "UnconditionalTokensWarning" not in warned.output
+    invoke("train", zoo, "--group", GROUP, "--out", tmp_path / "u", "--unconditional", *tokens)
+    saved = json.loads((tmp_path / "u" / "config.json").read_text())
+    assert saved["condition_shapes"] == {} and saved["config"]["row_code_dim"] == 16
+
+
+def test_a_warning_raised_in_a_fit_is_one_line_not_a_traceback(trained, tmp_path, monkeypatch):
+    zoo, _ = trained
+    fit = ParamGenerator.fit
+
+    def warning_fit(*args, **kwargs):
+        warnings.warn("the rows look odd", UserWarning, stacklevel=2)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(ParamGenerator, "fit", warning_fit)
+    short = ("--ae-steps", 1, "--denoiser-steps", 1)
+    warned = invoke("train", zoo, "--group", GROUP, "--out", tmp_path / "w", *short)
+    assert "warning: the rows look odd" in warned.output
+    assert "Traceback" not in warned.output and "UserWarning" not in warned.output
 
 
 def _sampled_rows(folder):

@@ -17,11 +17,7 @@ from paramgen.generator.latent_guidance import (
 )
 from tests.paramgen.generator.test_model import SCHEMA, TINY, TINY_TOKENS
 
-pytestmark = [
-    pytest.mark.usefixtures("one_thread"),
-    # guidance by a row classifier is tested on unconditional tokens too, knowingly
-    pytest.mark.filterwarnings("ignore::paramgen.generator.model.UnconditionalTokensWarning"),
-]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def two_clusters(rows: int = 60) -> tuple[TrainingSet, torch.Tensor]:

@@ -2,14 +2,12 @@
 architecture, streaming statistics, and rows streamed from a zoo file."""
 
 import json
-import warnings
 
 import pytest
 import torch
 
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
 from paramgen.generator.config import TOKENS_FROM_DIM
-from paramgen.generator.model import UnconditionalTokensWarning
 from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.generator.token_autoencoder import TokenAutoencoder
 from paramgen.generator.tokens import TokenLayout
@@ -136,17 +134,3 @@ def test_a_step_draws_distinct_tokens_of_each_row_and_all_of_a_short_row():
         assert ids.shape == (3, per_row) and items.shape == (3 * per_row, 4)
         assert all(len(set(row.tolist())) == per_row for row in ids)
         assert torch.equal(items.view(3, per_row, 4), latents[index[:, None], ids])
-
-
-def test_fitting_tokens_without_conditions_warns_why_and_what_to_do_instead():
-    """Without a condition the tokens of a row are sampled independently (bench/
-    token_dependence.py): the fit says so; with a condition, or whole-row, it does not."""
-    conditional = synthetic_set()
-    unconditional = TrainingSet(conditional.params, {}, conditional.schema, {})
-    short = {**TINY_TOKENS, "ae_steps": 1, "denoiser_steps": 1}
-    with pytest.warns(UnconditionalTokensWarning, match="--architecture whole-row"):
-        ParamGenerator.fit(unconditional, GeneratorConfig(**short))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UnconditionalTokensWarning)
-        ParamGenerator.fit(conditional, GeneratorConfig(**short))
-        ParamGenerator.fit(unconditional, GeneratorConfig(**{**TINY, "ae_steps": 1}))
