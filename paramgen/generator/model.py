@@ -198,7 +198,8 @@ class ParamGenerator(Pretrained, nn.Module):
         (``ConditionRangeWarning``): the generator extrapolates; with ``strict`` it is an error.
         ``guides``: noise-aware latent classifiers with class weights (classifier guidance, or
         multi-guidance over several classes; :mod:`paramgen.generator.latent_guidance` makes
-        them), added on top of classifier-free ``guidance``.
+        them), added on top of classifier-free ``guidance``. A tokenized generator without
+        conditions draws each row's code first, unguided, then the tokens given it (guided).
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
