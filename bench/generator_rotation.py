@@ -1,7 +1,8 @@
 """The generator on the default rotation zoo: seen vs held-out angles, paths, latent-noise ablation
 and example-image conditioning, over 3 seeds.
 
-    python bench/generator_rotation.py [--seeds 0 1 2] [--jobs 1] [--configs 0 1 2 3 4]
+    python bench/generator_rotation.py [--seeds 0 1 2] [--jobs 1] [--threads N]
+        [--configs 0 1 2 3 4]
 
 Seed s builds the default zoo from seed s (base classifier and LoRA runs) and fits every
 configuration with seed s on its training angles; each fit generates 20 adapters for every angle
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=1, help="zoos / fits run side by side")
+    parser.add_argument("--threads", type=int, help="torch threads per job (default: shared out)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument(
         "--configs", nargs="+", choices=range(len(CONFIGS)), type=int,
@@ -149,7 +151,7 @@ def main() -> None:
     fits = len(names) * len(args.seeds)
 
     def threads(side_by_side: int) -> int:
-        return max(1, cores // min(args.jobs, side_by_side))
+        return args.threads or max(1, cores // min(args.jobs, side_by_side))
 
     with (
         tempfile.TemporaryDirectory() as tmp,
