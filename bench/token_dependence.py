@@ -8,8 +8,9 @@ rows makes rows whose 8 tokens share one coefficient along v (the within-row sd 
 coefficients ≈ 0, the across-row sd ≈ 0.58, that of U[−1, 1]); one whose tokens are drawn
 independently gives within-row sd ≈ 0.58. Both architectures are fitted unconditionally with the
 same small config per seed, so the tokenized one gets its row code (``paramgen.generator.
-row_codes``; before there was one, its within-row sd read 0.533 ± 0.013); also recorded: the median distance of generated rows from the line
-a·v (the training rows': 0.64). Writes bench/results/token_dependence.json.
+row_codes``; before there was one, its within-row sd read 0.533 ± 0.013); also recorded: the
+median distance of generated rows from the line a·v (the training rows': 0.64). Writes
+bench/results/token_dependence.json.
 """
 
 from __future__ import annotations
