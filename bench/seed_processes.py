@@ -82,6 +82,7 @@ def write_results(
 def add_seed_options(parser: argparse.ArgumentParser) -> None:
     """--seeds, --samples, --threads and the hidden --child a seed's process is started with."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--samples", type=int, default=20, help="generated rows per condition")
+    samples = parser.get_default("samples") or 20  # a bench's own set_defaults wins
+    parser.add_argument("--samples", type=int, default=samples, help="generated rows per condition")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
