@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from paramgen.generator.checkpoint import FitCheckpoint, Resume
-from paramgen.generator.row_codes import principal_codes
+from paramgen.generator.row_codes import principal_basis
 from paramgen.generator.rows import NormalizedRows
 
 if TYPE_CHECKING:
@@ -116,7 +116,10 @@ def train_denoiser(
     rows = generator.autoencoder.rows_per_step(config)
     codes = None
     if generator.row_codes is not None:
-        codes = principal_codes(latents, generator.code_dim, rng)
+        basis = principal_basis(latents, generator.code_dim, rng)
+        for name, value in zip(("code_mean", "code_directions", "code_scale"), basis, strict=True):
+            getattr(generator, name).copy_(value)
+        codes = basis.codes(latents)
 
     def path_loss() -> torch.Tensor:
         index = torch.randint(len(latents), (rows,), generator=rng)

@@ -1,11 +1,12 @@
 """Noise-aware classifiers over a generator's latents, and the guides that steer its sampling.
 
 A latent classifier is trained on the generator's own standardised latents of labelled rows
-(``generator.encode``), noised along the generator's path, so it sees exactly what the sampler
-shows it; :func:`latent_guides` checks that a classifier fits a generator before it guides it
-(same path, same latent space, one weight per class). A latent space is identified by a hash of
-what maps rows to latents (normalisation, autoencoder, latent statistics): a classifier of one
-generator's latents is meaningless for another's, even when the shapes agree.
+(``generator.guided_inputs``: the latents, or a tokenized unconditional generator's row codes),
+noised along the generator's path, so it sees exactly what the sampler shows it;
+:func:`latent_guides` checks that a classifier fits a generator before it guides it (same path,
+same latent space, one weight per class). A latent space is identified by a hash of what maps
+rows to latents (normalisation, autoencoder, latent statistics, row-code basis): a classifier of
+one generator's latents is meaningless for another's, even when the shapes agree.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from paramgen.guidance import Guide
 
 __all__ = ["fit_latent_classifier", "latent_guides", "latent_space_id"]
 
-_LATENT_SPACE = ("normalizer.", "autoencoder.", "latent_mean", "latent_std")
+_LATENT_SPACE = ("normalizer.", "autoencoder.", "latent_mean", "latent_std", "code_")
 
 
 def latent_space_id(generator: ParamGenerator) -> str:
@@ -47,8 +48,8 @@ def fit_latent_classifier(
     (``class_names``, ``steps``, ``heldout``, ``seed``, …; the net is an MLP)."""
     if len(params) != len(labels):
         raise ParamgenError(f"got {len(params)} rows but {len(labels)} labels; give one per row")
-    latents = generator.encode(params)  # [N, *latent_shape]
-    fit = train_noise_aware_classifier(generator.path, latents, labels, net="mlp", **training)
+    inputs = generator.guided_inputs(params)  # [N, *guided_shape]
+    fit = train_noise_aware_classifier(generator.path, inputs, labels, net="mlp", **training)
     fit.classifier.fitted_on = latent_space_id(generator)
     return fit
 
@@ -65,7 +66,7 @@ def latent_guides(
             f"got {len(classifiers)} classifiers but {len(weights)} weight lists; give one "
             "weight list per classifier"
         )
-    shape = tuple(generator.autoencoder.latent_shape)
+    shape = generator.guided_shape
     space = latent_space_id(generator)
     guides = []
     for classifier, class_weights in zip(classifiers, weights, strict=True):
@@ -76,8 +77,9 @@ def latent_guides(
             )
         if classifier.input_shape != shape:
             raise ParamgenError(
-                f"the classifier reads latents of shape {list(classifier.input_shape)}, the "
-                f"generator makes {list(shape)}; train the classifier on this generator"
+                f"the classifier reads inputs of shape {list(classifier.input_shape)}, the "
+                f"generator is guided through {list(shape)}; train the classifier on this "
+                "generator"
             )
         if classifier.fitted_on and classifier.fitted_on != space:
             raise ParamgenError(

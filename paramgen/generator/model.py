@@ -37,6 +37,7 @@ from paramgen.generator.config import GeneratorConfig, TrainingSet
 from paramgen.generator.denoiser import LatentDenoiser
 from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
 from paramgen.generator.normalization import TensorwiseNormalizer
+from paramgen.generator.row_codes import CodeBasis
 from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks
 from paramgen.guidance import ClassifierFreeGuidance, Guide, MultiGuidance
 from paramgen.paths import make_path
@@ -88,6 +89,10 @@ class ParamGenerator(Pretrained, nn.Module):
         if architecture.row_codes and not self.condition_shapes and config.row_code_dim:
             self.code_dim = config.row_code_dim
             self.row_codes = LatentDenoiser(self.code_dim, config.condition_dim, config.width, 2)
+            features = math.prod(self.autoencoder.latent_shape)  # the basis: set by the fit
+            self.register_buffer("code_mean", torch.zeros(features))
+            self.register_buffer("code_directions", torch.zeros(features, self.code_dim))
+            self.register_buffer("code_scale", torch.ones(self.code_dim))
         self.context, context_dim = architecture.context(config, self.autoencoder, self.code_dim)
         self.denoiser = LatentDenoiser(config.latent_dim, context_dim, config.width, config.depth)
 
@@ -176,6 +181,24 @@ class ParamGenerator(Pretrained, nn.Module):
                 self.autoencoder.decode(latents * self.latent_std + self.latent_mean)
             )
 
+    def code_basis(self) -> CodeBasis:
+        """How a row's latents give its row code (a tokenized generator without conditions)."""
+        return CodeBasis(self.code_mean, self.code_directions, self.code_scale)
+
+    @property
+    def guided_shape(self) -> tuple[int, ...]:
+        """The shape of what a latent classifier of this generator reads per row: the latent,
+        or, with row codes, the code (it sets the row apart; its tokens follow it)."""
+        if self.row_codes is not None:
+            return (self.code_dim,)
+        return tuple(self.autoencoder.latent_shape)
+
+    @torch.no_grad()
+    def guided_inputs(self, params: torch.Tensor | RowSource) -> torch.Tensor:
+        """Raw weight rows [N, D] → what a latent classifier reads [N, *guided_shape]."""
+        latents = self.encode(params)
+        return latents if self.row_codes is None else self.code_basis().codes(latents)
+
     # ------------------------------------------------------------------------------- sampling
     @torch.no_grad()
     def sample_latents(
@@ -199,7 +222,8 @@ class ParamGenerator(Pretrained, nn.Module):
         ``guides``: noise-aware latent classifiers with class weights (classifier guidance, or
         multi-guidance over several classes; :mod:`paramgen.generator.latent_guidance` makes
         them), added on top of classifier-free ``guidance``. A tokenized generator without
-        conditions draws each row's code first, unguided, then the tokens given it (guided).
+        conditions draws each row's code first, then its tokens given the code; there the
+        guides steer the code (``guided_shape``).
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
@@ -215,10 +239,11 @@ class ParamGenerator(Pretrained, nn.Module):
         rng = torch.Generator().manual_seed(seed)
         solving = {"sampler": sampler, "steps": steps, "diffusion": diffusion, "generator": rng}
         codes = None
-        if self.row_codes is not None:  # only without conditions: nothing to guide it by
-            start = torch.randn(n, self.code_dim, generator=rng)
-            codes = solve(self.path, self.row_codes, start.to(device), **solving,
-                          condition=embedding)  # fmt: skip
+        if self.row_codes is not None:  # only without conditions: no classifier-free guidance
+            coder = MultiGuidance(self.row_codes, self.path, guides) if guides else self.row_codes
+            start = torch.randn(n, self.code_dim, generator=rng).to(device)
+            codes = solve(self.path, coder, start, **solving, condition=embedding)
+            guides = ()  # the tokens follow their guided code
         null = self.item_context(self.null_condition.expand_as(embedding), codes, None)
         guided = ClassifierFreeGuidance(self.denoiser, guidance, {"condition": null})
         if guides:

@@ -83,7 +83,7 @@ def test_a_classifier_that_does_not_fit_the_generator_is_refused(guided_setup):
     with pytest.raises(ParamgenError, match="trained along the 'ddpm' path"):
         latent_guides(generator, [other_path], [(1.0, 1.0)])
     other_shape = type(classifier)("mlp", (3,), ("a", "b"), 8, generator.config.path)
-    with pytest.raises(ParamgenError, match="reads latents of shape"):
+    with pytest.raises(ParamgenError, match="reads inputs of shape"):
         latent_guides(generator, [other_shape], [(1.0, 1.0)])
 
 

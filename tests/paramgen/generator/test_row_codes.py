@@ -6,11 +6,17 @@ import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
-from paramgen.generator.row_codes import principal_codes
+from paramgen.generator.row_codes import principal_basis
 from paramgen.schema import ParamSchema, ParamSpec
 from tests.paramgen.generator.test_model import TINY, TINY_TOKENS, synthetic_set
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def principal_codes(latents: torch.Tensor, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """The codes of ``latents`` in their own principal basis."""
+    return principal_basis(latents, dim, generator).codes(latents)
+
 
 LINE_SCHEMA = ParamSchema((ParamSpec("w", (32, 32)),))  # 8 tokens of 128
 TOKEN_SIZE = 128
@@ -85,10 +91,14 @@ def test_only_a_tokenized_generator_without_conditions_has_a_row_code():
         "whole-row, unconditional": (unconditional, {**TINY, **short}),
         "tokens, unconditional, off": (unconditional, {**TINY_TOKENS, **short, "row_code_dim": 0}),
     }
-    has_code = {
-        name: ParamGenerator.fit(data, GeneratorConfig(**config)).row_codes is not None
+    fitted = {
+        name: ParamGenerator.fit(data, GeneratorConfig(**config))
         for name, (data, config) in built.items()
     }
+    has_code = {name: generator.row_codes is not None for name, generator in fitted.items()}
+    for name, generator in fitted.items():  # a latent classifier reads the code, if any
+        latent = tuple(generator.autoencoder.latent_shape)
+        assert generator.guided_shape == ((16,) if has_code[name] else latent)
     assert has_code == {
         "tokens, unconditional": True,
         "tokens, conditional": False,
@@ -103,7 +113,8 @@ def test_a_saved_generator_with_row_codes_samples_the_same_after_loading(tmp_pat
     generator = ParamGenerator.fit(unconditional, GeneratorConfig(**TINY_TOKENS))
     generator.save_pretrained(tmp_path / "g")
     loaded = ParamGenerator.from_pretrained(tmp_path / "g")
-    assert loaded.row_codes is not None
+    assert loaded.row_codes is not None and generator.code_directions.abs().sum() > 0
+    assert torch.equal(loaded.guided_inputs(data.params), generator.guided_inputs(data.params))
     assert torch.equal(loaded.sample_rows({}, 3, steps=4), generator.sample_rows({}, 3, steps=4))
 
 
