@@ -27,7 +27,7 @@ Recorded per setting: the histogram of effective angles, the share strictly insi
 adapters', and the median row norm over the training rows' (an adapter that shrinks towards
 zero is the base, which peaks at 0°: "in the gap" for the wrong reason; the base's own accuracy at
 the target is recorded as ``no_adapter``). Writes bench/results/zero_shot_weights.json (or
-``--results``).
+``--results``) and the histograms beside it (.png).
 """
 
 from __future__ import annotations
@@ -242,6 +242,34 @@ def summarise(runs: list[dict]) -> dict:
     return {"settings": settings_out, "references": references}
 
 
+def plot_histograms(summary: dict, path: Path) -> None:
+    """One panel per setting: its effective angles pooled over seeds, the gap shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    named = summary["settings"]
+    columns = 4
+    figure, axes = plt.subplots(
+        -(-len(named) // columns), columns, figsize=(14, 2.6 * -(-len(named) // columns)),
+        sharex=True, squeeze=False,
+    )  # fmt: skip
+    for axis, (name, figures) in zip(axes.flat, named.items(), strict=False):
+        counts = [figures["effective_angles_histogram"][f"{a:g}"] for a in GRID]
+        axis.bar(GRID, counts, width=4.5)
+        axis.axvspan(*GAP, color="grey", alpha=0.15)
+        share = figures["share_in_gap"]["mean"]
+        axis.set_title(f"{name}: {share:.0%} in the gap", fontsize=8)
+    for axis in axes.flat[len(named) :]:
+        axis.axis("off")
+    for axis in axes[-1]:
+        axis.set_xlabel("effective angle (°)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=float, nargs="+", default=[10.0, 30.0, 100.0])
@@ -255,7 +283,9 @@ def main() -> None:
     args, per_seed = run_seeds(__file__, parser, run_seed)
     if per_seed is None:
         return
-    write_results(__file__, args, per_seed, summarise(list(per_seed.values())))
+    summary = summarise(list(per_seed.values()))
+    write_results(__file__, args, per_seed, summary)
+    plot_histograms(summary, args.results.with_suffix(".png"))
 
 
 if __name__ == "__main__":
