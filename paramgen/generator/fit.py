@@ -116,7 +116,9 @@ def train_denoiser(
     rows = generator.autoencoder.rows_per_step(config)
     codes = None
     if generator.row_codes is not None:
-        basis = principal_basis(latents, generator.code_dim, rng)
+        # Its own draw, not the fit's stream: a resumed fit finds the same basis.
+        draw = torch.Generator().manual_seed(config.seed)
+        basis = principal_basis(latents, generator.code_dim, draw)
         for name, value in zip(("code_mean", "code_directions", "code_scale"), basis, strict=True):
             getattr(generator, name).copy_(value)
         codes = basis.codes(latents)

@@ -8,6 +8,7 @@ from paramgen.errors import ParamgenError
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
 from paramgen.generator.row_codes import principal_basis
 from paramgen.schema import ParamSchema, ParamSpec
+from tests.paramgen.generator.test_fit_checkpoint import Killed, kill_at, same_weights
 from tests.paramgen.generator.test_model import TINY, TINY_TOKENS, synthetic_set
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,3 +122,18 @@ def test_a_saved_generator_with_row_codes_samples_the_same_after_loading(tmp_pat
 def test_a_negative_row_code_size_is_refused_by_name():
     with pytest.raises(ParamgenError, match="row_code_dim must be >= 0, got -1"):
         GeneratorConfig(row_code_dim=-1)
+
+
+def test_a_resumed_unconditional_tokens_fit_finds_the_same_code_basis(tmp_path, monkeypatch):
+    """With more rows than BASIS_ROWS the basis comes from a random draw of rows: a fit resumed
+    in its denoiser stage must draw the same ones and end with the same weights."""
+    monkeypatch.setattr("paramgen.generator.row_codes.BASIS_ROWS", 8)
+    data = synthetic_set()
+    unconditional = TrainingSet(data.params, {}, data.schema, {})
+    config = GeneratorConfig(**{**TINY_TOKENS, "ae_steps": 30, "denoiser_steps": 30})
+    uninterrupted = ParamGenerator.fit(unconditional, config)
+    checkpoint = tmp_path / "fit.safetensors"
+    with pytest.raises(Killed):
+        ParamGenerator.fit(unconditional, config, kill_at("denoiser", 23), checkpoint, 10)
+    resumed = ParamGenerator.fit(unconditional, config, checkpoint=checkpoint, checkpoint_every=10)
+    assert len(data.params) > 8 and same_weights(resumed, uninterrupted)
