@@ -43,6 +43,7 @@ from paramgen.guidance import ClassifierFreeGuidance, Guide, MultiGuidance
 from paramgen.paths import make_path
 from paramgen.persistence import Pretrained, without_unknown
 from paramgen.schema import ParamSchema
+from paramgen.solvers import FirstStep
 from paramgen.solvers import sample as solve
 
 __all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
@@ -213,6 +214,7 @@ class ParamGenerator(Pretrained, nn.Module):
         diffusion: float = 1.0,
         strict: bool = False,
         guides: Sequence[Guide] = (),
+        first_step: FirstStep | None = None,
     ) -> torch.Tensor:
         """[n, *latent_shape] standardised latents for ``condition`` (one value per condition,
         or n of them).
@@ -223,7 +225,9 @@ class ParamGenerator(Pretrained, nn.Module):
         multi-guidance over several classes; :mod:`paramgen.generator.latent_guidance` makes
         them), added on top of classifier-free ``guidance``. A tokenized generator without
         conditions draws each row's code first, then its tokens given the code; there the
-        guides steer the code (``guided_shape``).
+        guides steer the code (``guided_shape``). ``first_step``: a learned start for a DDPM
+        path's sampler (One More Step, :class:`paramgen.solvers.OneMoreStep`, given the
+        denoiser's ``condition`` context of each item).
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
@@ -251,8 +255,9 @@ class ParamGenerator(Pretrained, nn.Module):
         # Items (the row, or each of its tokens) are sampled side by side, each told its context.
         shape = self.autoencoder.latent_shape
         noise = torch.randn(n * math.prod(shape[:-1]), shape[-1], generator=rng).to(device)
+        context = self.item_context(embedding, codes, None)
         latents = solve(
-            self.path, guided, noise, **solving, condition=self.item_context(embedding, codes, None)
+            self.path, guided, noise, **solving, first_step=first_step, condition=context
         )
         return latents.view(n, *shape)
 

@@ -78,7 +78,7 @@ class Path(ABC):
     """
 
     name: str
-    prediction: ClassVar[Literal["velocity", "epsilon"]]
+    prediction: Literal["velocity", "epsilon", "v"]
     default_sampler: ClassVar[str]
     default_steps: ClassVar[int]
 

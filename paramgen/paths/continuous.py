@@ -40,7 +40,7 @@ def _determinant(c: Coefficients) -> Tensor:
 class ContinuousPath(Path):
     """x_t = α(t)·noise + β(t)·data on t ∈ [0, 1]; the model predicts the velocity."""
 
-    prediction: ClassVar[Literal["velocity", "epsilon"]] = "velocity"
+    prediction: Literal["velocity", "epsilon", "v"] = "velocity"
     default_sampler: ClassVar[str] = "heun"
     default_steps: ClassVar[int] = 25
 

@@ -60,7 +60,7 @@ class MacPath(Path):
     """
 
     name = "mac"
-    prediction: ClassVar[Literal["velocity", "epsilon"]] = "velocity"
+    prediction: Literal["velocity", "epsilon", "v"] = "velocity"
     default_sampler: ClassVar[str] = "gamma-euler"
     default_steps: ClassVar[int] = 10
 

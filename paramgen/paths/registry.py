@@ -9,6 +9,7 @@ generator's path, and ``make_path`` needs its options.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,7 +108,30 @@ def _mac_example(data_shape: tuple[int, ...], generator: torch.Generator) -> Mac
 
 register_path("linear", LinearPath, help="rectified flow: α = 1 − t, β = t (velocity)")
 register_path("trig", TrigPath, help="variance preserving: α = cos(πt/2), β = sin(πt/2) (velocity)")
-register_path("ddpm", DDPMPath, help="discrete DDPM, linear betas (ε-prediction)")
+register_path("ddpm", DDPMPath, help="discrete DDPM, linear betas 1e-4 to 0.02 (ε-prediction)")
+register_path(
+    "ddpm-scaled-linear",
+    functools.partial(DDPMPath, schedule="scaled-linear", spacing="leading"),
+    help="Stable Diffusion's schedule (√β linear, 0.00085 to 0.012; ᾱ_T = 0.0047), ε-prediction, "
+    "leading timesteps",
+)
+register_path(
+    "ddpm-cosine",
+    functools.partial(DDPMPath, schedule="cosine"),
+    help="discrete DDPM, cosine ᾱ (Nichol & Dhariwal), ε-prediction",
+)
+register_path(
+    "ddpm-scaled-linear-zero-snr-v",
+    functools.partial(
+        DDPMPath,
+        schedule="scaled-linear",
+        zero_terminal_snr=True,
+        prediction="v",
+        spacing="trailing",
+    ),
+    help="Stable Diffusion's schedule rescaled to ᾱ_T = 0 (Lin et al.), v-prediction, trailing "
+    "timesteps",
+)
 for _base in (LinearPath, TrigPath):
     for _gamma in (BrownianGamma, QuadraticGamma, SineSquaredGamma):
         register_path(

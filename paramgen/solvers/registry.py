@@ -18,18 +18,24 @@ from torch import Tensor
 
 from paramgen.errors import ParamgenError
 from paramgen.paths import ContinuousPath, DDPMPath, MacPath, Path
-from paramgen.solvers.common import Model
-from paramgen.solvers.ddpm import ddim, ddpm
+from paramgen.solvers.common import Model, check_steps
+from paramgen.solvers.ddpm import ddim, ddpm, ddpm_timesteps
 from paramgen.solvers.mac import gamma_euler
 from paramgen.solvers.ode import euler, euler_maruyama, heun
 
 __all__ = [
+    "FirstStep",
     "Sampler",
     "SAMPLERS",
     "register_sampler",
     "samplers_for",
     "sample",
 ]
+
+
+FirstStep = Callable[..., Tensor]
+"""``first_step(noise [N, ...], alpha_bar: float, *, generator, **extras) -> x [N, ...]``: the
+start of a DDPM sampler at its first timestep (ᾱ = ``alpha_bar``), made from the noise."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ def sample(
     steps: int,
     diffusion: float = 1.0,
     generator: torch.Generator | None = None,
+    first_step: FirstStep | None = None,
     **extras: Any,
 ) -> Tensor:
     """Integrate ``model`` from ``noise`` [N, ...] to the data end of ``path``; returns [N, ...].
@@ -92,10 +99,22 @@ def sample(
     ``diffusion`` is ε of the euler-maruyama SDE (other samplers ignore it); ``generator`` drives
     the random draws of the stochastic samplers; ``extras`` go to every model call. Runs without
     autograd; call a sampler's function directly to differentiate through it (MAC training).
+    ``first_step`` (DDPM paths): ``first_step(noise, ᾱ, generator=, **extras)`` turns the noise
+    into x at the sampler's first timestep, whose ᾱ it is given (One More Step,
+    :class:`paramgen.solvers.OneMoreStep`); the sampler then runs from there unchanged.
     """
     entry = _resolve(path, sampler)
     if noise.ndim < 1:
         raise ParamgenError(f"noise must have shape [N, ...], got {tuple(noise.shape)}")
+    if first_step is not None:
+        if not isinstance(path, DDPMPath):
+            raise ParamgenError(
+                f"a first step (One More Step) needs a DDPM path, not {path.name!r}: it jumps to "
+                "the first timestep of a discrete schedule"
+            )
+        check_steps(steps)
+        alpha_bar = path.alphas_cumprod[ddpm_timesteps(path, steps)[0]].item()
+        noise = first_step(noise, alpha_bar, generator=generator, **extras)
     return entry.run(
         path, model, noise, steps=steps, diffusion=diffusion, generator=generator, **extras
     )

@@ -28,6 +28,7 @@ from paramgen.families.mac import MacConvNet
 from paramgen.generator import GeneratorConfig, ParamGenerator, TrainingSet
 from paramgen.persistence import CONFIG_FILE, PRETRAINED, WEIGHTS_FILE, Pretrained
 from paramgen.schema import ParamSchema, ParamSpec
+from paramgen.solvers import OneMoreStep
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -99,7 +100,15 @@ def tiny_classifier() -> Example:
     return Example(classifier, lambda c: c(x, t))
 
 
+def tiny_one_more_step() -> Example:
+    torch.manual_seed(0)
+    step = OneMoreStep((1, 4, 4), classes=3, width=8, guidance_scale=2.0)
+    noise, labels = torch.randn(3, 1, 4, 4), torch.tensor([0, 2, 1])
+    return Example(step, lambda s: s.guided_estimate(noise, labels=labels))
+
+
 EXAMPLES: dict[str, Callable[[], Example]] = {
+    "OneMoreStep": tiny_one_more_step,
     "NoiseAwareClassifier": tiny_classifier,
     "ParamGenerator": tiny_generator,
     "DPI": tiny_dpi,

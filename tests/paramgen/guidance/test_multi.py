@@ -14,10 +14,11 @@ import torch
 from paramgen.errors import ParamgenError
 from paramgen.guidance import Guide, MultiGuidance
 from paramgen.paths import ContinuousPath, make_path
+from paramgen.paths.continuous import GUIDANCE_BETA_FLOOR
 from paramgen.solvers import sample
 
 MEANS, SPREAD = (-2.0, 2.0), 0.5
-PATHS = ("ddpm", "linear", "trig", "linear+brownian")
+PATHS = ("ddpm", "ddpm-scaled-linear-zero-snr-v", "linear", "trig", "linear+brownian")
 
 
 def _moments(path, x, t, c):
@@ -43,9 +44,9 @@ def class_prediction(path, x, t, c):
     """The exact prediction (ε or velocity) of the model of class c alone."""
     mean, variance, beta, alpha = _moments(path, x, t, c)
     noise = alpha * (x - mean) / variance  # E[ε | x_t, c]
-    if not isinstance(path, ContinuousPath):
-        return noise
     data = MEANS[c] + beta * SPREAD**2 * (x - mean) / variance  # E[x₁ | x_t, c]
+    if not isinstance(path, ContinuousPath):
+        return path.target(data, noise, beta**2)
     coefficients = path.coefficients(t, like=x)
     return coefficients.d_alpha * noise + coefficients.d_beta * data
 
@@ -64,7 +65,8 @@ def _times(path, n):
     """Model times where the data weight is above the guidance floor."""
     if isinstance(path, ContinuousPath):
         return torch.linspace(0.2, 0.95, n, dtype=torch.float64)
-    return torch.linspace(50, 900, n, dtype=torch.float64).round() / path.steps
+    last = min(900, int((path.alphas_cumprod.sqrt() >= GUIDANCE_BETA_FLOOR).sum()) - 1)
+    return torch.linspace(50, last, n, dtype=torch.float64).round() / path.steps
 
 
 @pytest.mark.parametrize("name", PATHS)

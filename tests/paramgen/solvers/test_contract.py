@@ -4,7 +4,8 @@
 The flows are closed form. For 1-D data N(μ, s²) every path's marginal is Gaussian and the exact
 model is known: the velocity v* = α̇·E[noise | x] + β̇·E[data | x] of a continuous path (V = α² +
 β²s², E[noise | x] = α(x − βμ)/V, E[data | x] = μ + βs²(x − βμ)/V), the noise
-ε* = √(1 − ᾱ)(x − √ᾱμ)/((1 − ᾱ) + ᾱs²) of the DDPM path at ᾱ = ᾱ_k, k = round(t·T), and the
+ε* = √(1 − ᾱ)(x − √ᾱμ)/((1 − ᾱ) + ᾱs²) of the DDPM path at ᾱ = ᾱ_k, k = round(t·T) (or its
+v* = √ᾱ·ε* − √(1 − ᾱ)·E[data | x]), and the
 linear path's velocity at the row's mean data weight for a MAC path (paths/mac.py). In 1-D a MAC
 path's weights are trivially the same in every dimension, so ``gamma-euler`` is Euler on the
 linear path along the warped times β(t_i) (solvers/mac.py). The exact flow map keeps the
@@ -70,11 +71,15 @@ def velocity_model(path: ContinuousPath):
     return model
 
 
-def epsilon_model(path: DDPMPath):
+def ddpm_model(path: DDPMPath):
+    """The exact ε or v: from E[noise | x] and E[data | x], as the path's target of the two."""
+
     def model(x, t):
         k = torch.round(t.double() * path.steps).long()
         bar = expand_like(path.alphas_cumprod[k], x).to(x)
-        return (1 - bar).sqrt() * (x - bar.sqrt() * MU) / ((1 - bar) + bar * S**2)
+        variance, residual = (1 - bar) + bar * S**2, x - bar.sqrt() * MU
+        noise = (1 - bar).sqrt() * residual / variance
+        return path.target(MU + bar.sqrt() * S**2 * residual / variance, noise, bar)
 
     return model
 
@@ -103,7 +108,7 @@ def closed_form(path: Path) -> Flow:
     if isinstance(path, ContinuousPath):
         return Flow(velocity_model(path), 0.0, (256, 512))
     if isinstance(path, DDPMPath):
-        return Flow(epsilon_model(path), path.alphas_cumprod[-1].item(), (50, 100))
+        return Flow(ddpm_model(path), path.alphas_cumprod[-1].item(), (50, 100))
     if isinstance(path, MacPath):
         return Flow(velocity_model(LinearPath()), 0.0, (64, 128))
     raise AssertionError(f"no closed-form flow for {type(path).__name__}: add one here")
