@@ -5,7 +5,7 @@ Minibatches and noise come from a generator seeded with ``seed``, so every run i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import torch
@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from paramgen.data.digits import DigitImages
-from paramgen.paths import make_path
+from paramgen.errors import ParamgenError
+from paramgen.paths import Path, make_path
 
 __all__ = [
     "classification_loss",
@@ -22,6 +23,7 @@ __all__ = [
     "train_classifier",
     "train_denoiser",
     "train_flow_matching",
+    "train_on_path",
     "accuracy",
     "SIGMA_MIN",
     "SIGMA_MAX",
@@ -161,6 +163,35 @@ def train_flow_matching(
         c = path.coefficients(t, like=clean)
         target = c.d_alpha * noise + c.d_beta * clean
         return F.mse_loss(model(c.alpha * noise + c.beta * clean, t), target)
+
+    optimise(model, loss, steps=steps, lr=lr, seed=seed)
+
+
+def train_on_path(
+    model: nn.Module,
+    path: Path,
+    data: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int = 64,
+    seed: int = 0,
+    extras: Mapping[str, torch.Tensor] | None = None,
+) -> None:
+    """Train ``model(x_t, t, **extras) ≈ target`` on any registered path (its own time law, mix
+    and target: velocity, ε or v) for data [N, ...], already in the space the model samples;
+    ``extras`` are per-row tensors [N, ...] (class labels, say), batched with the data."""
+    extras = dict(extras or {})
+    for name, value in extras.items():
+        if len(value) != len(data):
+            raise ParamgenError(f"extra {name!r} has {len(value)} rows for {len(data)} data rows")
+
+    def loss(generator: torch.Generator) -> torch.Tensor:
+        batch = torch.randint(len(data), (batch_size,), generator=generator)
+        clean = data[batch]
+        pair = path.sample_training(clean, torch.randn(clean.shape, generator=generator), generator)
+        batch_extras = {name: value[batch] for name, value in extras.items()}
+        return F.mse_loss(model(pair.x_t, pair.t, **batch_extras), pair.target)
 
     optimise(model, loss, steps=steps, lr=lr, seed=seed)
 

@@ -6,9 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from paramgen.backbones.unet import DigitsUNet
 from paramgen.data import load_digits16
+from paramgen.errors import ParamgenError
 from paramgen.families.dpi import DPI
-from paramgen.training import train_denoiser, train_flow_matching
+from paramgen.paths import make_path
+from paramgen.training import train_denoiser, train_flow_matching, train_on_path
 
 DATA = load_digits16("train")
 
@@ -56,3 +59,31 @@ def test_flow_matching_loss_falls_and_dpi_lambda_trains_at_its_own_rate():
     train_flow_matching(dpi, DATA, steps=60, lr=3e-3, batch_size=32, t_per="batch")
     assert loss() < 0.8 * before
     assert (dpi.lam.logits - logits).abs().max() > 0.05  # 100x the rate: it moved
+
+
+@pytest.mark.parametrize("name", ["ddpm-scaled-linear", "ddpm-scaled-linear-zero-snr-v", "trig"])
+def test_train_on_path_fits_a_class_conditional_unet_to_each_paths_target(name):
+    """The loss falls on ε, v and velocity paths, and the labels reach the net: after training,
+    predictions at the same x_t and t differ between classes."""
+    path = make_path(name)
+    torch.manual_seed(0)
+    model = DigitsUNet(channels=8, classes=3)
+    data = torch.cat([torch.full((20, 1, 16, 16), level) for level in (-0.8, 0.0, 0.8)])
+    labels = torch.arange(3).repeat_interleave(20)
+
+    def mean_loss() -> float:
+        pair = path.sample_training(data, torch.randn_like(data), torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            return F.mse_loss(model(pair.x_t, pair.t, labels=labels), pair.target).item()
+
+    before = mean_loss()
+    train_on_path(model, path, data, steps=60, lr=3e-3, seed=0, extras={"labels": labels})
+    assert mean_loss() < 0.8 * before
+    x, t = torch.randn(3, 1, 16, 16), torch.full((3,), 0.9)
+    with torch.no_grad():
+        outputs = model(x[:1].expand(3, -1, -1, -1), t, labels=torch.arange(3))
+    assert (outputs[0] - outputs[2]).abs().mean() > 1e-3
+    with pytest.raises(ValueError, match="class-conditioned"):
+        model(x, t)
+    with pytest.raises(ParamgenError, match="'labels' has 5 rows"):
+        train_on_path(model, path, data, steps=1, lr=1e-3, extras={"labels": labels[:5]})
