@@ -44,6 +44,7 @@ def run_seeds(script: str, parser: argparse.ArgumentParser, run_seed) -> tuple:
         child = [sys.executable, script, *sys.argv[1:], "--child", str(seed)]
         done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
         per_seed[seed] = json.loads(done.stdout.strip().splitlines()[-1])
+        kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(json.dumps({"options": options, "figures": per_seed[seed]}))
         print(seed, json.dumps(per_seed[seed]), flush=True)
     for seed in args.seeds:
