@@ -39,6 +39,11 @@ _COMMANDS = lazy_group(
         "Train a noise-aware classifier of a generator's latents (for generate --guide).",
     ),
     LazyCommand(
+        "train-one-more-step",
+        "cli.one_more_step_command:train_one_more_step",
+        "Fit One More Step on a DDPM generator's latents (for generate --one-more-step).",
+    ),
+    LazyCommand(
         "eval",
         "cli.evaluate_command:evaluate",
         "Score generated weights per condition value through the group's family and task, next "

@@ -22,8 +22,9 @@ from paramgen.errors import ParamgenError
 from paramgen.generator import ParamGenerator
 from paramgen.generator.condition_checks import ConditionRangeWarning
 from paramgen.generator.latent_guidance import latent_guides
+from paramgen.generator.one_more_step import check_latent_one_more_step
 from paramgen.guidance import Guide
-from paramgen.solvers import SAMPLERS
+from paramgen.solvers import SAMPLERS, OneMoreStep
 from zoo.generated_io import (
     GeneratedRows,
     append_generated,
@@ -81,6 +82,13 @@ GuideWeightsOption = Annotated[
     typer.Option(
         help="W0,W1,…: one weight per class of the --guide at the same position, e.g. 30,30 "
         "to land between the two classes, 0,10 to push to the second."
+    ),
+]
+OneMoreStepOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of a One More Step (paramgen train-one-more-step): a learned start for a "
+        "DDPM generator's sampler."
     ),
 ]
 StrictOption = Annotated[
@@ -158,6 +166,7 @@ def generate(
     strict: StrictOption = False,
     guide: GuideOption = None,
     guide_weights: GuideWeightsOption = None,
+    one_more_step: OneMoreStepOption = None,
 ) -> None:
     """Sample N parameter sets for a condition (none if unconditional) and write them out.
 
@@ -170,6 +179,9 @@ def generate(
     values = _conditions(generator, condition or [])
     sampling = dict(seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict)
     sampling["guides"] = _guides(generator, guide or [], guide_weights or [])
+    if one_more_step is not None:
+        step = OneMoreStep.from_pretrained(one_more_step)
+        sampling["first_step"] = check_latent_one_more_step(generator, step)
     with _range_warnings_printed():
         params = generator.sample_rows(values, n, **sampling)
     rows = GeneratedRows(

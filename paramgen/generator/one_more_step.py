@@ -13,11 +13,17 @@ import torch
 
 from paramgen.errors import ParamgenError
 from paramgen.generator.config import TrainingSet
+from paramgen.generator.latent_guidance import latent_space_id
 from paramgen.generator.model import ParamGenerator
 from paramgen.paths import DDPMPath
 from paramgen.solvers import OneMoreStep, train_one_more_step
 
-__all__ = ["fit_latent_one_more_step", "latent_items_and_context"]
+__all__ = [
+    "check_latent_one_more_step",
+    "fit_latent_one_more_step",
+    "latent_items_and_context",
+    "require_ddpm_path",
+]
 
 
 @torch.no_grad()
@@ -48,15 +54,37 @@ def fit_latent_one_more_step(
     """A One More Step for ``generator`` (which must sample a DDPM path), trained on its latents
     of ``data`` (the training set it was fit on); ``training``: steps, lr, batch_size, as
     :func:`paramgen.solvers.train_one_more_step`'s."""
+    require_ddpm_path(generator)
+    items, context = latent_items_and_context(generator, data, seed)
+    torch.manual_seed(seed)
+    step = OneMoreStep(
+        (items.shape[-1],),
+        condition_dim=context.shape[-1],
+        width=width,
+        fitted_on=latent_space_id(generator),
+    )
+    train_one_more_step(
+        step, items, condition=context, drop_condition=drop_condition, seed=seed, **training
+    )
+    return step
+
+
+def check_latent_one_more_step(generator: ParamGenerator, step: OneMoreStep) -> OneMoreStep:
+    """``step``, if it was fit for ``generator``'s latents (a DDPM path, the same latent space);
+    else a one-line error saying so."""
+    require_ddpm_path(generator)
+    if step.fitted_on != latent_space_id(generator):
+        raise ParamgenError(
+            "the One More Step was fit on another generator's latents; fit one on this "
+            "generator (paramgen train-one-more-step)"
+        )
+    return step
+
+
+def require_ddpm_path(generator: ParamGenerator) -> None:
+    """Refuse, in one line, a generator that does not sample a DDPM path."""
     if not isinstance(generator.path, DDPMPath):
         raise ParamgenError(
             f"One More Step needs a generator on a DDPM path; this one samples along "
             f"{generator.config.path!r} (fit one with path='ddpm-scaled-linear', say)"
         )
-    items, context = latent_items_and_context(generator, data, seed)
-    torch.manual_seed(seed)
-    step = OneMoreStep((items.shape[-1],), condition_dim=context.shape[-1], width=width)
-    train_one_more_step(
-        step, items, condition=context, drop_condition=drop_condition, seed=seed, **training
-    )
-    return step

@@ -24,7 +24,7 @@ is a ``first_step`` for :func:`paramgen.solvers.sample` and saves like every par
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -45,11 +45,14 @@ class OneMoreStep(Pretrained, nn.Module):
     ``classes`` > 0: conditioned on integer ``labels`` [N] in [0, classes); ``condition_dim`` > 0:
     on a vector ``condition`` [N, condition_dim]; neither: unconditional. ``guidance_scale`` is
     the classifier-free guidance weight of the step (1: none); guidance needs a net trained with
-    ``drop_condition`` > 0 (:func:`train_one_more_step`).
+    ``drop_condition`` > 0 (:func:`train_one_more_step`). ``fitted_on`` identifies the space
+    its data lives in where that matters (a generator's latent space; "" if none).
     """
 
-    config_keys = ("input_shape", "classes", "condition_dim", "width", "guidance_scale")
-    optional_keys = frozenset({"guidance_scale"})
+    config_keys = (
+        "input_shape", "classes", "condition_dim", "width", "guidance_scale", "fitted_on"
+    )  # fmt: skip
+    optional_keys = frozenset({"guidance_scale", "fitted_on"})
 
     def __init__(
         self,
@@ -58,6 +61,7 @@ class OneMoreStep(Pretrained, nn.Module):
         condition_dim: int = 0,
         width: int = 128,
         guidance_scale: float = 1.0,
+        fitted_on: str = "",
     ) -> None:
         super().__init__()
         if classes and condition_dim:
@@ -72,7 +76,7 @@ class OneMoreStep(Pretrained, nn.Module):
             )
         self.input_shape = tuple(int(n) for n in input_shape)
         self.classes, self.condition_dim, self.width = int(classes), int(condition_dim), int(width)
-        self.guidance_scale = float(guidance_scale)
+        self.guidance_scale, self.fitted_on = float(guidance_scale), str(fitted_on)
         size = math.prod(self.input_shape)
         self.label_embedding = nn.Embedding(classes + 1, width) if classes else None  # + null
         self.condition_in = nn.Linear(condition_dim, width) if condition_dim else None
@@ -88,6 +92,7 @@ class OneMoreStep(Pretrained, nn.Module):
             "condition_dim": self.condition_dim,
             "width": self.width,
             "guidance_scale": self.guidance_scale,
+            "fitted_on": self.fitted_on,
         }
 
     def _null(self, n: int, like: Tensor) -> dict[str, Tensor]:
@@ -177,11 +182,13 @@ def train_one_more_step(
     batch_size: int = 128,
     drop_condition: float = 0.0,
     seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Fit ψ on ``data`` [N, *input_shape] (the frozen model's training data, in the space it
     samples) with its ``labels`` [N] or ``condition`` [N, E]: L = ‖ψ(ε, c) − x₀‖², ε ~ N(0, I)
     fresh each step; ``drop_condition`` of the rows see the null condition (what guidance needs).
-    Returns the loss per step; the base model is not touched (it is not even needed)."""
+    ``on_step(step, loss)`` runs after each update (a progress bar). Returns the loss per step;
+    the base model is not touched (it is not even needed)."""
     if not 0 <= drop_condition < 1:
         raise ParamgenError(f"drop_condition must be in [0, 1), got {drop_condition}")
     if not data.isfinite().all():
@@ -208,5 +215,7 @@ def train_one_more_step(
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
+        if on_step is not None:
+            on_step(len(losses), losses[-1])
     step.eval()
     return losses

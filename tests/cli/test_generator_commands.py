@@ -341,3 +341,31 @@ def test_train_unconditional_then_a_classifier_then_guided_generate(trained, tmp
             message="has no config.json")  # fmt: skip
     refused("train-classifier", generator, *labelled[:4], "--by", "angle", "--boundaries", "0",
             *out, message="has no condition 'angle'")  # fmt: skip
+
+
+def test_train_on_sd_schedule_then_one_more_step_then_generate_with_it(trained, tmp_path):
+    """train --path ddpm-scaled-linear → train-one-more-step → generate --one-more-step: the step
+    changes what is sampled; a step for another generator, or a flow generator, is one line."""
+    zoo, flow_generator = trained
+    generator, step = tmp_path / "sd", tmp_path / "oms"
+    steps = ("--ae-steps", 30, "--denoiser-steps", 30)
+    invoke("train", zoo, "--group", GROUP, "--out", generator, "--path", "ddpm-scaled-linear",
+           *steps)  # fmt: skip
+    data = ("--zoo", zoo, "--group", GROUP)
+    result = invoke("train-one-more-step", generator, *data, "--steps", 30, "--out", step)
+    assert "parameters) on" in result.output and "saved to" in result.output
+    common = ("--condition", "rotation=20", "--n", 3, "--steps", 5, "--format", "safetensors")
+    invoke("generate", generator, *common, "--out", tmp_path / "plain")
+    invoke("generate", generator, *common, "--one-more-step", step, "--out", tmp_path / "step")
+    plain, stepped = _sampled_rows(tmp_path / "plain"), _sampled_rows(tmp_path / "step")
+    assert stepped.shape == plain.shape and not torch.allclose(plain, stepped)
+    out = ("--out", tmp_path / "x")
+    refused("generate", flow_generator, *common, "--one-more-step", step, *out,
+            message="needs a generator on a DDPM path")  # fmt: skip
+    refused("train-one-more-step", flow_generator, *data, *out,
+            message="needs a generator on a DDPM path")  # fmt: skip
+    other = tmp_path / "sd-other"
+    invoke("train", zoo, "--group", GROUP, "--out", other, "--path", "ddpm-scaled-linear",
+           "--seed", 1, *steps)  # fmt: skip
+    refused("generate", other, *common, "--one-more-step", step, *out,
+            message="fit on another generator's latents")  # fmt: skip
