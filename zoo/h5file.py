@@ -64,6 +64,10 @@ def _check_exists(path: Path) -> None:
         raise ParamgenError(f"zoo file {path} does not exist; check the path or create the zoo")
     if path.is_dir():
         raise ParamgenError(f"{path} is a directory; give the path of a zoo .h5 file")
+    if not path.is_file():  # a FIFO would hang the open, a device would be read as a zoo
+        raise ParamgenError(
+            f"zoo {path} is not a regular file (a pipe or device?); give the path of a zoo .h5 file"
+        )
 
 
 def check_format(file: h5py.File, path: Path) -> None:

@@ -14,14 +14,16 @@ Layout (version 1)::
       committed            int64 [1]     rows below this are complete; readers see only those
     /backbones/<name>      attrs: spec (JSON), sha256; tensors/<tensor name> in native dtype
 
-Concurrency: one writer at a time (a sidecar lock file); readers open in SWMR mode and can read
-while the writer appends. While a writer makes a structural change (creating a group, storing base
-weights) readers wait briefly, then get an error telling them to retry.
+Concurrency: one writer at a time per file, however it is named (``writer_lock``); readers open
+in SWMR mode and can read while the writer appends. While a writer makes a structural change
+(creating a group, storing base weights) readers wait briefly, then get an error telling them to
+retry.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -70,6 +72,23 @@ def group_parts(name: str) -> tuple[str, str, str]:
     return family, backbone, task
 
 
+def _claim(path: Path) -> bool:
+    """Make ``path`` an empty regular file if nothing is there (True), or check that what is
+    there is one a new zoo may overwrite (False)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        return True
+    except FileExistsError:
+        if path.is_symlink() or not path.is_file():
+            raise ParamgenError(
+                f"{path} is not a regular file (a link, pipe or directory?); a zoo is only "
+                "created over a regular file — remove it or choose another path"
+            ) from None
+        return False
+    except OSError as error:
+        raise ParamgenError(f"cannot create zoo file {path}: {error.strerror}") from None
+
+
 class Zoo:
     """An open zoo file; use as a context manager. ``Zoo.open(path)`` reads, ``mode="a"`` writes."""
 
@@ -86,15 +105,20 @@ class Zoo:
         path = Path(path)
         if path.exists() and not overwrite:
             raise ParamgenError(f"zoo file {path} already exists; open it, or pass overwrite")
-        if not path.parent.exists():
+        if not path.parent.is_dir():
             raise ParamgenError(f"directory {path.parent} does not exist; create it first")
+        created = _claim(path)  # the writer lock is keyed by the file's identity: make it first
         lock = WriterLock(path)
-        lock.acquire()
         try:
+            lock.acquire()
             file = h5py.File(path, "w", libver=LIBVER)
-        except OSError as error:
+        except BaseException as error:
             lock.release()
-            raise ParamgenError(f"cannot create zoo file {path}: {error}") from error
+            if created:
+                path.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise ParamgenError(f"cannot create zoo file {path}: {error}") from error
+            raise
         file.attrs.update(format=FORMAT, version=FORMAT_VERSION, created_with=__version__)
         file.create_group("groups")
         file.create_group("backbones")

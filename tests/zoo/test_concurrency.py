@@ -11,6 +11,7 @@ import pytest
 
 from paramgen.errors import ParamgenError
 from zoo.store import Zoo
+from zoo.writer_lock import LOCK_DIR_VARIABLE
 
 WORKER = Path(__file__).with_name("append_worker.py")
 ROOT = Path(__file__).parents[2]
@@ -86,3 +87,58 @@ def test_writer_waits_for_a_reader_then_gives_a_clear_message(tmp_path, zoo_path
         holder.communicate("\n")
     with Zoo.open(zoo_path, "a") as zoo:  # free again once the reader is gone
         assert zoo.writable
+
+
+@pytest.fixture
+def own_lock_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "locks"
+    monkeypatch.setenv(LOCK_DIR_VARIABLE, str(folder))
+    return folder
+
+
+@pytest.mark.parametrize("link", ["symlink", "hard link"])
+def test_a_second_writer_through_another_name_is_refused(zoo_path, own_lock_dir, link):
+    """The lock is the file's, not the path's: a symlink or a hard link to a zoo being written
+    gets the same refusal as its own path, and the file is left as it was."""
+    other = zoo_path.with_name("other-name.h5")
+    (other.symlink_to if link == "symlink" else other.hardlink_to)(zoo_path)
+    with Zoo.open(zoo_path, "a") as writer:
+        assert writer.writable
+        before = zoo_path.read_bytes()
+        with pytest.raises(ParamgenError, match="open for writing by another process.*link"):
+            Zoo.open(other, "a")
+        assert zoo_path.read_bytes() == before
+    with Zoo.open(other, "a") as zoo:  # free again, through either name
+        assert zoo.writable
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_not_followed(zoo_path, own_lock_dir, tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    identity = os.stat(zoo_path)
+    own_lock_dir.mkdir(exist_ok=True)
+    (own_lock_dir / f"{identity.st_dev}-{identity.st_ino}.lock").symlink_to(victim)
+    before = zoo_path.read_bytes()
+    with pytest.raises(ParamgenError, match="is a symbolic link.*remove the link"):
+        Zoo.open(zoo_path, "a")
+    assert victim.read_text() == "keep me" and zoo_path.read_bytes() == before
+
+
+def test_a_lock_directory_that_is_a_symlink_is_refused(zoo_path, own_lock_dir, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    own_lock_dir.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ParamgenError, match="lock directory .* is a symbolic link"):
+        Zoo.open(zoo_path, "a")
+
+
+def test_a_pipe_given_as_the_zoo_is_refused_at_once(tmp_path, own_lock_dir):
+    """A FIFO would block the open forever: refused before anything reads it."""
+    fifo = tmp_path / "zoo.h5"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    for open_it in (lambda: Zoo.open(fifo), lambda: Zoo.open(fifo, "a")):
+        with pytest.raises(ParamgenError, match="not a regular file"):
+            open_it()
+    with pytest.raises(ParamgenError, match="not a regular file"):
+        Zoo.create(fifo, overwrite=True)
+    assert time.monotonic() - started < 5
