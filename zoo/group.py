@@ -17,6 +17,7 @@ import numpy as np
 
 from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
+from zoo.checksums import LABEL_COLUMNS, CorruptRowsError, labels_checksums, params_checksums
 from zoo.row_io import read_rows, write_rows
 
 if TYPE_CHECKING:  # imported where rows become tensors: summaries read labels without torch
@@ -115,6 +116,12 @@ class ZooGroup:
         return self._zoo.file[self._path]
 
     @property
+    def checked(self) -> bool:
+        """Whether the rows carry checksums (format version 2; a version-1 zoo's do not until
+        ``paramgen zoo upgrade``)."""
+        return "checksums" in self._node
+
+    @property
     def metric_names(self) -> list[str]:
         return sorted(self._node["metrics"].keys())
 
@@ -163,10 +170,13 @@ class ZooGroup:
         for name, value in (("run", run), ("step", step), ("seed", seed)):
             columns[name] = _as_array(value, rows, (), name).astype(np.int64)
         columns["split"] = split_codes(split, rows)
-        columns["params"] = matrix
 
         self._zoo._start_appending()
         start = len(self)
+        if self.checked:
+            columns["checksums/labels"] = labels_checksums(columns)
+            columns["checksums/params"] = params_checksums(matrix, np.arange(start, start + rows))
+        columns["params"] = matrix
         for name, column in columns.items():
             dataset = self._node[name]
             dataset.resize(start + rows, axis=0)
@@ -222,29 +232,64 @@ class ZooGroup:
         return index
 
     def _read_column(self, name: str, index: np.ndarray) -> np.ndarray:
-        dataset = self._node[name]
-        if self._zoo.swmr_reader:
-            dataset.refresh()
-        return read_rows(dataset, index)
+        try:
+            dataset = self._node[name]
+            if self._zoo.swmr_reader:
+                dataset.refresh()
+            return read_rows(dataset, index)
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            raise ParamgenError(
+                f"zoo {self._zoo.path}: cannot read column {name!r} of group {self.name!r} "
+                f"({error}); the file is damaged — {self._check_hint()}"
+            ) from None
+
+    def _check_hint(self) -> str:
+        path = self._zoo.path
+        return f"find the damaged rows with `paramgen zoo check {path} --salvage NEW.h5`"
+
+    def _verify(self, what: str, index: np.ndarray, stored: np.ndarray, computed: np.ndarray):
+        bad = np.flatnonzero(stored != computed)
+        if bad.size:
+            rows = sorted({int(i) for i in index[bad]})
+            raise CorruptRowsError(
+                f"zoo {self._zoo.path}: rows {rows[:10]}{' …' if len(rows) > 10 else ''} of "
+                f"group {self.name!r} fail their {what} checksum; the file is damaged — "
+                f"{self._check_hint()}",
+                self.name,
+                rows,
+            )
+
+    def label_columns(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw label columns of rows ``index`` by column name ("conditions/<name>",
+        "metrics/<name>", run, step, seed, split), checked against their checksums."""
+        names = [f"conditions/{name}" for name in self.condition_shapes]
+        names += [f"metrics/{name}" for name in self.metric_names]
+        columns = {name: self._read_column(name, index) for name in (*names, *LABEL_COLUMNS)}
+        if self.checked:
+            stored = self._read_column("checksums/labels", index)
+            self._verify("label", index, stored, labels_checksums(columns))
+        return columns
+
+    def _params(self, index: np.ndarray) -> np.ndarray:
+        params = self._read_column("params", index)
+        if self.checked:
+            stored = self._read_column("checksums/params", index)
+            self._verify("params", index, stored, params_checksums(params, index))
+        return params
 
     def read_labels(self, selection: RowSelection = None) -> RowLabels:
         """Rows' conditions, metrics, run, step, seed and split, without their params (None: all
         committed rows) — what summaries need, read without touching the [N, D] params."""
         index = self.resolve(selection)
-        codes = self._read_column("split", index)
+        columns = self.label_columns(index)
         return RowLabels(
             index=index,
-            conditions={
-                name: self._read_column("conditions/" + name, index)
-                for name in self.condition_shapes
-            },
-            metrics={
-                name: self._read_column("metrics/" + name, index) for name in self.metric_names
-            },
-            run=self._read_column("run", index),
-            step=self._read_column("step", index),
-            seed=self._read_column("seed", index),
-            split=[SPLITS[code] for code in codes],
+            conditions={name: columns["conditions/" + name] for name in self.condition_shapes},
+            metrics={name: columns["metrics/" + name] for name in self.metric_names},
+            run=columns["run"],
+            step=columns["step"],
+            seed=columns["seed"],
+            split=[SPLITS[code] for code in columns["split"]],
         )
 
     def read(self, selection: RowSelection = None) -> ZooRows:
@@ -254,7 +299,7 @@ class ZooGroup:
         labels = self.read_labels(selection)
         return ZooRows(
             index=labels.index,
-            params=torch.from_numpy(self._read_column("params", labels.index)),
+            params=torch.from_numpy(self._params(labels.index)),
             conditions={name: torch.from_numpy(v) for name, v in labels.conditions.items()},
             metrics={name: torch.from_numpy(v) for name, v in labels.metrics.items()},
             run=labels.run,
@@ -267,7 +312,7 @@ class ZooGroup:
         """Rows' params [n, D] alone (any order, repeats allowed): what a fit's minibatch needs."""
         import torch
 
-        return torch.from_numpy(self._read_column("params", self.resolve(selection)))
+        return torch.from_numpy(self._params(self.resolve(selection)))
 
     def tensors(self, row: int) -> dict[str, torch.Tensor]:
         """One row unflattened into named tensors."""
@@ -276,9 +321,9 @@ class ZooGroup:
     def indices(self, split: str | None = None, **conditions: ArrayLike) -> np.ndarray:
         """Rows of ``split`` whose conditions equal the given values (to float32 tolerance)."""
         mask = np.ones(len(self), dtype=bool)
-        everything = np.arange(len(self))
+        columns = self.label_columns(np.arange(len(self)))
         if split is not None:
-            mask &= self._read_column("split", everything) == split_codes(split, 1)[0]
+            mask &= columns["split"] == split_codes(split, 1)[0]
         for name, value in conditions.items():
             if name not in self.condition_shapes:
                 raise ParamgenError(
@@ -286,7 +331,7 @@ class ZooGroup:
                     f"{sorted(self.condition_shapes)}"
                 )
             width = int(np.prod(self.condition_shapes[name]))
-            column = self._read_column("conditions/" + name, everything).reshape(len(mask), width)
+            column = columns["conditions/" + name].reshape(len(mask), width)
             target = np.asarray(value, dtype=np.float32).reshape(1, -1)
             mask &= np.isclose(column, target, rtol=1e-6, atol=1e-6).all(axis=1)
         return np.flatnonzero(mask)

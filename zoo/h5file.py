@@ -16,10 +16,18 @@ import h5py
 from paramgen.errors import ParamgenError
 from zoo.crash_recovery import clear_write_flags, write_flags_set
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LIBVER", "open_for_reading", "open_for_writing"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LIBVER",
+    "UNCHECKED_VERSION",
+    "open_for_reading",
+    "open_for_writing",
+]
 
 FORMAT = "paramgen-zoo"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every row carries checksums (zoo.checksums)
+UNCHECKED_VERSION = 1  # still read (unchecked); written only after ``paramgen zoo upgrade``
 # SWMR needs the 1.10 file format; pinning the upper bound keeps files readable by HDF5 >= 1.10.
 LIBVER = ("v110", "v110")
 _POLL_SECONDS = 0.1
@@ -77,11 +85,11 @@ def check_format(file: h5py.File, path: Path) -> None:
             f"{path} is an HDF5 file but not a paramgen zoo (no format={FORMAT!r} attribute)"
         )
     version = int(file.attrs.get("version", -1))
-    if version != FORMAT_VERSION:
+    if version not in (UNCHECKED_VERSION, FORMAT_VERSION):
         newer = version > FORMAT_VERSION
         raise ParamgenError(
-            f"zoo {path} has format version {version}, this paramgen reads version "
-            f"{FORMAT_VERSION}; "
+            f"zoo {path} has format version {version}, this paramgen reads versions "
+            f"{UNCHECKED_VERSION} and {FORMAT_VERSION}; "
             + ("upgrade paramgen" if newer else "re-create the zoo with this paramgen")
         )
 

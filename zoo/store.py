@@ -1,8 +1,8 @@
 """The model-zoo store: one HDF5 file holding groups of flat weight rows and frozen base weights.
 
-Layout (version 1)::
+Layout (version 2; version 1 is the same without ``checksums``, read unchecked)::
 
-    /                      attrs: format="paramgen-zoo", version=1, created_with
+    /                      attrs: format="paramgen-zoo", version=2, created_with
     /groups/<family>/<backbone>/<task>
                            attrs: family, backbone, task, schema (JSON), schema_hash,
                                   condition_shapes, family_config, backbone_spec (JSON)
@@ -11,6 +11,8 @@ Layout (version 1)::
       metrics/<name>       float32 [N]   (NaN = not measured)
       run, step, seed      int64 [N]
       split                int8 [N]      (index into attrs labels: train, heldout, generated)
+      checksums/params     uint64 [N]    row checksums (version 2; zoo.checksums)
+      checksums/labels     uint64 [N]
       committed            int64 [1]     rows below this are complete; readers see only those
     /backbones/<name>      attrs: spec (JSON), sha256; tensors/<tensor name> in native dtype
 
@@ -35,7 +37,14 @@ from paramgen import __version__
 from paramgen.errors import ParamgenError
 from paramgen.schema import ParamSchema, state_dict_sha256
 from zoo.group import SPLITS, ZooGroup
-from zoo.h5file import FORMAT, FORMAT_VERSION, LIBVER, open_for_reading, open_for_writing
+from zoo.h5file import (
+    FORMAT,
+    FORMAT_VERSION,
+    LIBVER,
+    UNCHECKED_VERSION,
+    open_for_reading,
+    open_for_writing,
+)
 from zoo.writer_lock import WriterLock
 
 if TYPE_CHECKING:  # imported where weights are read: summaries need no torch
@@ -136,10 +145,18 @@ class Zoo:
         lock = WriterLock(path)
         lock.acquire()
         try:
-            return cls(path, open_for_writing(path, wait), lock, wait)
+            zoo = cls(path, open_for_writing(path, wait), lock, wait)
         except BaseException:
             lock.release()
             raise
+        if zoo.version == UNCHECKED_VERSION:
+            zoo.close()
+            raise ParamgenError(
+                f"zoo {path} is format version {UNCHECKED_VERSION}, whose rows carry no "
+                f"checksums; run `paramgen zoo upgrade {path}` once (it adds checksums of the "
+                "rows as they are now), then write to it"
+            )
+        return zoo
 
     def close(self) -> None:
         if self.file.id.valid:
@@ -153,6 +170,11 @@ class Zoo:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def version(self) -> int:
+        """The file's format version: 2 checks every row's bytes, 1 (older zoos) does not."""
+        return int(self.file.attrs["version"])
 
     @property
     def writable(self) -> bool:
@@ -269,6 +291,8 @@ class Zoo:
             "split", shape=(0,), maxshape=(None,), chunks=(1024,), dtype="i1"
         )
         split.attrs["labels"] = json.dumps(list(SPLITS))
+        for column in ("checksums/params", "checksums/labels"):
+            node.create_dataset(column, shape=(0,), maxshape=(None,), chunks=(1024,), dtype="u8")
         node.create_dataset("committed", data=np.zeros(1, dtype=np.int64))
         self._flush()
         return ZooGroup(self, node)

@@ -190,7 +190,7 @@ def test_hdf5_file_that_is_not_a_zoo(tmp_path):
         Zoo.open(path)
 
 
-@pytest.mark.parametrize(("version", "advice"), [(2, "upgrade paramgen"), (0, "re-create")])
+@pytest.mark.parametrize(("version", "advice"), [(3, "upgrade paramgen"), (0, "re-create")])
 def test_other_format_version(zoo_path, version, advice):
     with h5py.File(zoo_path, "r+") as file:
         file.attrs["version"] = version
