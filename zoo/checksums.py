@@ -11,11 +11,16 @@ Two uint64 columns beside the rows (format version 2), written with them before 
 * ``checksums/labels``: CRC-32 of the row's other bytes (conditions, metrics, run, step, seed,
   split, in the sorted order of their column names), a few bytes a row.
 
-Base weights keep their sha256 (``Zoo.backbone_weights``).
+Metadata: a group's and a backbone's attributes carry ``attrs_checksum``, the sha256 of the
+others (a flipped digit in a JSON attribute would otherwise still parse), and a group's
+``committed`` counter is stored with its bitwise complement (a damaged counter would otherwise
+hide or invent rows). Base weights keep their sha256 (``Zoo.backbone_weights``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 from collections.abc import Mapping
 
@@ -23,7 +28,14 @@ import numpy as np
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["CorruptRowsError", "labels_checksums", "params_checksums", "LABEL_COLUMNS"]
+__all__ = [
+    "CorruptRowsError",
+    "LABEL_COLUMNS",
+    "attrs_checksum",
+    "counter_value",
+    "labels_checksums",
+    "params_checksums",
+]
 
 _INDEX_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: index · mix is one-to-one mod 2⁶⁴
 LABEL_COLUMNS = ("run", "step", "seed", "split")
@@ -59,3 +71,23 @@ def labels_checksums(columns: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.zeros(0, dtype=np.uint64)
     rows = np.concatenate([a.reshape(n, -1).view(np.uint8) for a in arrays], axis=1)
     return np.array([zlib.crc32(row) for row in rows], dtype=np.uint64)
+
+
+def attrs_checksum(attrs: Mapping) -> str:
+    """sha256 of the attributes but ``attrs_checksum`` itself, as sorted JSON."""
+    values = {
+        key: value.tolist() if hasattr(value, "tolist") else value
+        for key, value in attrs.items()
+        if key != "attrs_checksum"
+    }
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def counter_value(stored: np.ndarray, where: str) -> int:
+    """The committed-row count of a counter [count] (version 1) or [count, ~count]."""
+    if stored.shape == (2,) and int(stored[1]) != ~int(stored[0]):
+        raise ParamgenError(
+            f"{where}: its committed-row counter is damaged; find the intact rows with "
+            "`paramgen zoo check`"
+        )
+    return int(stored[0])

@@ -17,7 +17,14 @@ import numpy as np
 
 from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
-from zoo.checksums import LABEL_COLUMNS, CorruptRowsError, labels_checksums, params_checksums
+from zoo.checksums import (
+    LABEL_COLUMNS,
+    CorruptRowsError,
+    counter_value,
+    labels_checksums,
+    params_checksums,
+)
+from zoo.h5file import UNCHECKED_VERSION
 from zoo.row_io import read_rows, write_rows
 
 if TYPE_CHECKING:  # imported where rows become tensors: summaries read labels without torch
@@ -117,9 +124,10 @@ class ZooGroup:
 
     @property
     def checked(self) -> bool:
-        """Whether the rows carry checksums (format version 2; a version-1 zoo's do not until
-        ``paramgen zoo upgrade``)."""
-        return "checksums" in self._node
+        """Whether the rows carry checksums: every group of a version-2 zoo (one whose checksum
+        columns are gone fails its reads), none of a version-1 zoo's until ``paramgen zoo
+        upgrade``."""
+        return self._zoo.version != UNCHECKED_VERSION
 
     @property
     def metric_names(self) -> list[str]:
@@ -127,10 +135,22 @@ class ZooGroup:
 
     def __len__(self) -> int:
         """Committed rows (rows a reader may see)."""
-        counter = self._node["committed"]
-        if self._zoo.swmr_reader:
-            counter.refresh()
-        return int(counter[0])
+        where = f"zoo {self._zoo.path}, group {self.name!r}"
+        try:
+            counter, params = self._node["committed"], self._node["params"]
+            if self._zoo.swmr_reader:  # the counter first: the writer grows params before it
+                counter.refresh()
+                params.refresh()
+            stored, capacity = counter[()], params.shape[0]
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            raise ParamgenError(f"{where}: cannot read its row counter ({error})") from None
+        count = counter_value(np.atleast_1d(stored), where)
+        if not 0 <= count <= capacity:
+            raise ParamgenError(
+                f"{where}: its committed-row counter ({count}) does not fit its {capacity} rows; "
+                "the file is damaged — find the intact rows with `paramgen zoo check`"
+            )
+        return count
 
     def __repr__(self) -> str:
         return f"ZooGroup({self.name!r}, rows={len(self)}, D={self.schema.dim})"
@@ -182,7 +202,9 @@ class ZooGroup:
             dataset.resize(start + rows, axis=0)
             write_rows(dataset, start, column)
         self._zoo._flush()
-        self._node["committed"][0] = start + rows
+        counter = self._node["committed"]
+        total = start + rows
+        counter[...] = [total, ~total] if counter.shape == (2,) else [total]
         self._zoo._flush()
         return range(start, start + rows)
 

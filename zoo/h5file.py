@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 
 from paramgen.errors import ParamgenError
 from zoo.crash_recovery import clear_write_flags, write_flags_set
+from zoo.probe import probe
 
 __all__ = [
+    "damaged_file",
     "FORMAT",
     "FORMAT_VERSION",
     "LIBVER",
@@ -45,6 +48,21 @@ def _explain(path: Path, error: OSError) -> ParamgenError:
             f"{path} is not an HDF5 file, so it is not a paramgen zoo; check the path"
         )
     return ParamgenError(f"cannot open zoo file {path}: {text}")
+
+
+@contextmanager
+def damaged_file(path: Path, what: str) -> Iterator[None]:
+    """Turn what h5py raises on a damaged file while reading ``what`` into a one-line error."""
+    try:
+        yield
+    except ParamgenError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ParamgenError(
+            f"zoo {path}: cannot read {what} ({reason}); the file is damaged — find what is "
+            f"intact with `paramgen zoo check {path}`, or restore it from its source"
+        ) from None
 
 
 def _busy(error: OSError) -> bool:
@@ -107,7 +125,8 @@ def _open_reader(path: Path) -> h5py.File:
 def _open_zoo(path: Path, opener: Callable[[], h5py.File], wait: float, who: str) -> h5py.File:
     file = _retrying(path, opener, wait, who)
     try:
-        check_format(file, path)
+        with damaged_file(path, "its format attributes"):
+            check_format(file, path)
     except ParamgenError:
         file.close()
         raise
@@ -117,12 +136,14 @@ def _open_zoo(path: Path, opener: Callable[[], h5py.File], wait: float, who: str
 def open_for_reading(path: Path, wait: float) -> h5py.File:
     """Read handle (SWMR if a writer is appending); waits up to ``wait`` s while one is busy."""
     _check_exists(path)
+    probe(path)
     return _open_zoo(path, lambda: _open_reader(path), wait, "a writer")
 
 
 def open_for_writing(path: Path, wait: float) -> h5py.File:
     """Plain read-write handle. The caller must hold the zoo's writer lock."""
     _check_exists(path)
+    probe(path)
     if write_flags_set(path):
         # Holding the writer lock proves the writer that set these flags is gone.
         clear_write_flags(path)

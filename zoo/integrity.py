@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from paramgen.errors import ParamgenError
-from zoo.checksums import CorruptRowsError, labels_checksums, params_checksums
+from zoo.checksums import CorruptRowsError, attrs_checksum, labels_checksums, params_checksums
 from zoo.h5file import FORMAT_VERSION, UNCHECKED_VERSION, open_for_writing
 from zoo.store import Zoo
 from zoo.writer_lock import WriterLock
@@ -148,8 +148,9 @@ def _intact_backbone_specs(zoo: Zoo, report: ZooCheck) -> dict[str, dict]:
 
 
 def upgrade_zoo(path: str | Path) -> list[tuple[str, int]]:
-    """Give a version-1 zoo its row checksums, computed from the rows as they are now (so check
-    it first if in doubt), and mark it version 2; returns (group, rows) per group. A version-2
+    """Give a version-1 zoo its row, counter and metadata checksums, computed from the file as
+    it is now (so check it first if in doubt), and mark it version 2; returns (group, rows) per
+    group. A version-2
     zoo is left alone. Safe to rerun after an interruption."""
     path = Path(path)
     lock = WriterLock(path)
@@ -182,12 +183,18 @@ def upgrade_zoo(path: str | Path) -> list[tuple[str, int]]:
                 else np.zeros(0, np.uint64)
             )
             labels = labels_checksums(group.label_columns(index))
+            del node["committed"]
+            node.create_dataset("committed", data=np.array([index.size, ~index.size], np.int64))
+            node.attrs["attrs_checksum"] = attrs_checksum(node.attrs)
             for column, values in (("checksums/params", params), ("checksums/labels", labels)):
                 node.create_dataset(
                     column, data=values, maxshape=(None,), chunks=(1024,), dtype="u8"
                 )
             zoo.file.flush()
             done.append((name, int(index.size)))
+        for name in zoo.backbones():
+            node = zoo.file["backbones"][name]
+            node.attrs["attrs_checksum"] = attrs_checksum(node.attrs)
         zoo.file.attrs["version"] = FORMAT_VERSION
         zoo.file.flush()
         return done

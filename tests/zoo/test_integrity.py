@@ -115,10 +115,21 @@ def test_check_reports_damaged_base_weights(zoo_file):
     assert list(report.damaged_backbones) == ["toy"] and "sha256" in report.damaged_backbones["toy"]
 
 
-def test_a_version_1_zoo_reads_unchecked_and_is_upgraded_in_place(zoo_file):
-    with h5py.File(zoo_file, "r+") as file:
-        del file[f"groups/{GROUP}/checksums"]
+def as_version_1(path) -> None:
+    """What a zoo written by the version-1 code looks like."""
+    with h5py.File(path, "r+") as file:
+        node = file[f"groups/{GROUP}"]
+        del node["checksums"]
+        count = int(node["committed"][0])
+        del node["committed"]
+        node.create_dataset("committed", data=np.array([count], dtype=np.int64))
+        for owner in (node, file["backbones/toy"]):
+            del owner.attrs["attrs_checksum"]
         file.attrs["version"] = 1
+
+
+def test_a_version_1_zoo_reads_unchecked_and_is_upgraded_in_place(zoo_file):
+    as_version_1(zoo_file)
     with Zoo.open(zoo_file) as zoo:
         assert zoo.version == 1 and not zoo.group(GROUP).checked
         before = zoo.group(GROUP).read()
@@ -156,9 +167,7 @@ def test_cli_check_lists_damaged_rows_exits_1_and_salvages(zoo_file, tmp_path):
 
 
 def test_cli_upgrade_then_the_zoo_is_writable(zoo_file):
-    with h5py.File(zoo_file, "r+") as file:
-        del file[f"groups/{GROUP}/checksums"]
-        file.attrs["version"] = 1
+    as_version_1(zoo_file)
     runner = CliRunner()
     old = runner.invoke(app, ["zoo", "check", str(zoo_file)])
     assert old.exit_code == 0 and "format version 1" in old.output
@@ -166,3 +175,23 @@ def test_cli_upgrade_then_the_zoo_is_writable(zoo_file):
     assert result.exit_code == 0 and f"checksums for {ROWS} rows" in result.output
     with Zoo.open(zoo_file, "a") as zoo:
         assert zoo.group(GROUP).checked
+
+
+def test_a_damaged_row_counter_hides_no_rows_and_invents_none(zoo_file):
+    """A counter that no longer matches its complement (or its dataset) is refused."""
+    for change in ([ROWS - 50, ~ROWS], [ROWS + 5, ~(ROWS + 5)]):
+        with h5py.File(zoo_file, "r+") as file:
+            file[f"groups/{GROUP}/committed"][...] = change
+        with Zoo.open(zoo_file) as zoo, pytest.raises(ParamgenError, match="row counter|counter"):
+            zoo.group(GROUP).read_params()
+
+
+@pytest.mark.parametrize(
+    ("owner", "key", "value"),
+    [(f"groups/{GROUP}", "family_config", '{"rank": 5}'), ("backbones/toy", "spec", "{}")],
+)
+def test_metadata_that_still_parses_but_changed_is_refused(zoo_file, owner, key, value):
+    with h5py.File(zoo_file, "r+") as file:
+        file[owner].attrs[key] = value
+    with Zoo.open(zoo_file) as zoo, pytest.raises(ParamgenError, match="fail their checksum"):
+        zoo.group(GROUP) if owner.startswith("groups") else zoo.backbone_spec("toy")
