@@ -183,10 +183,21 @@ class ZooGroup:
                 f"params rows {np.flatnonzero(bad)[:10].tolist()} contain NaN or Inf; a diverged "
                 "run should not enter the zoo — drop those checkpoints"
             )
-        columns = {
-            "conditions/" + k: v for k, v in self._condition_columns(conditions, rows).items()
-        }
-        columns |= {"metrics/" + k: v for k, v in self._metric_columns(metrics or {}, rows).items()}
+        with np.errstate(over="ignore"):  # an overflow to Inf is refused below, by name
+            columns = {
+                "conditions/" + k: v for k, v in self._condition_columns(conditions, rows).items()
+            }
+            metric_columns = self._metric_columns(metrics or {}, rows)
+        columns |= {"metrics/" + k: v for k, v in metric_columns.items()}
+        for name, column in columns.items():  # as stored: float32 overflows to Inf above 3.4e38
+            allowed = np.isfinite(column) | (np.isnan(column) & name.startswith("metrics/"))
+            if not allowed.all():
+                kind, field = name.split("/")
+                bad = np.flatnonzero(~allowed.reshape(rows, -1).all(axis=1))[:10].tolist()
+                raise ParamgenError(
+                    f"{kind[:-1]} {field!r} of rows {bad} is not a finite float32 number (beyond "
+                    "±3.4e38, Inf or NaN); give finite values (a metric may be NaN: not measured)"
+                )
         for name, value in (("run", run), ("step", step), ("seed", seed)):
             columns[name] = _as_array(value, rows, (), name).astype(np.int64)
         columns["split"] = split_codes(split, rows)
