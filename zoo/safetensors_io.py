@@ -49,6 +49,10 @@ def write_row_safetensors(
     schema and paramgen version added to the metadata that :func:`import_rows_safetensors` reads.
     """
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ParamgenError(f"directory {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise ParamgenError(f"{path} is a directory; give the path of a .safetensors file")
     description = {
         **description,
         "schema": json.loads(schema.to_json()),

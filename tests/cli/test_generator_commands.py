@@ -2,6 +2,7 @@
 generators and conditions outside the training range."""
 
 import json
+import os
 import shutil
 import warnings
 from dataclasses import replace
@@ -433,3 +434,29 @@ def test_an_output_path_that_is_a_file_is_a_one_line_error(trained, tmp_path):
     refused("generate", generator, "--condition", "rotation=20", "--out", blocker / "peft",
             message="Not a directory")  # fmt: skip
     assert blocker.read_text() == "keep"
+
+
+def test_a_vector_for_a_scalar_condition_and_a_missing_export_folder_are_one_line_errors(
+    trained, tmp_path
+):
+    zoo, generator = trained
+    before = zoo.read_bytes()
+    refused("generate", generator, "--condition", "rotation=10,20", "--out", tmp_path / "x",
+            message="--condition rotation takes 1 number")  # fmt: skip
+    refused("zoo", "export", zoo, GROUP, "--row", 0, "--format", "safetensors",
+            "--out", tmp_path / "missing" / "row.safetensors",
+            message="does not exist; create it first")  # fmt: skip
+    assert zoo.read_bytes() == before and not (tmp_path / "x").exists()
+
+
+def test_pipes_given_as_input_files_are_refused_at_once(trained, tmp_path):
+    zoo, _ = trained
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused("zoo", "info", fifo, message="not a regular file")
+    refused("zoo", "import-safetensors", zoo, GROUP, fifo, message="not a regular file")
+    folder = tmp_path / "generator"
+    folder.mkdir()
+    os.mkfifo(folder / "config.json")
+    os.mkfifo(folder / "model.safetensors")
+    refused("generate", folder, "--out", tmp_path / "x", message="has no config.json")
