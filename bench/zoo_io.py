@@ -3,7 +3,9 @@
     python bench/zoo_io.py [--rows 2000] [--dim 100000] [--repeats 5]
 
 Writes bench/results/zoo_io.json. Both files are read from the page cache (each is written just
-before it is read), so the ratio compares the formats' own overheads, not the disk.
+before it is read), so the ratio compares the formats' own overheads, not the disk. The cost of
+the row checksums: the same appends, full read and random minibatches on a second zoo whose group
+is marked version 1 (unchecked), alternated with the checked one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from paramgen.schema import ParamSchema, ParamSpec
+from zoo.h5file import UNCHECKED_VERSION
 from zoo.store import Zoo
 
 RESULTS = Path(__file__).with_name("results") / "zoo_io.json"
@@ -64,8 +67,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         npy, zoo_path = Path(tmp) / "rows.npy", Path(tmp) / "zoo.h5"
 
-        def write_zoo() -> None:
-            with Zoo.create(zoo_path, overwrite=True) as zoo:
+        unchecked_path = Path(tmp) / "unchecked.h5"
+
+        def write_zoo(path: Path = zoo_path, checked: bool = True) -> None:
+            with Zoo.create(path, overwrite=True) as zoo:
+                if not checked:
+                    zoo.file.attrs["version"] = UNCHECKED_VERSION  # reads and appends unchecked
                 group = zoo.create_group(
                     family="bench", backbone="none", task="io", schema=schema, conditions={"c": ()}
                 )
@@ -77,8 +84,8 @@ def main() -> None:
             lambda: np.save(npy, data), write_zoo, args.repeats
         )
 
-        def read_zoo() -> np.ndarray:
-            with Zoo.open(zoo_path) as zoo:
+        def read_zoo(path: Path = zoo_path) -> np.ndarray:
+            with Zoo.open(path) as zoo:
                 return zoo.group("bench/none/io").read().params
 
         numpy_read, zoo_read = timed_side_by_side(lambda: np.load(npy), read_zoo, args.repeats)
@@ -96,6 +103,19 @@ def main() -> None:
             )
             single_rows = (
                 timed(lambda: [group.read(int(i)) for i in picks[0][:64]], args.repeats) / 64
+            )
+
+        unchecked_write, checked_write = timed_side_by_side(
+            lambda: write_zoo(unchecked_path, checked=False), write_zoo, args.repeats
+        )
+        unchecked_read, checked_read = timed_side_by_side(
+            lambda: read_zoo(unchecked_path), read_zoo, args.repeats
+        )
+        with Zoo.open(zoo_path) as checked, Zoo.open(unchecked_path) as unchecked:
+            sides = [zoo.group("bench/none/io") for zoo in (unchecked, checked)]
+            assert sides[1].checked and not sides[0].checked
+            unchecked_batch, checked_batch = timed_side_by_side(
+                *(lambda g=g: [g.read(p) for p in picks] for g in sides), args.repeats
             )
 
     results = {
@@ -123,6 +143,13 @@ def main() -> None:
             "contiguous_ms": round(1e3 * contiguous_batch, 2),
             "random_over_contiguous_time": round(random_batch / contiguous_batch, 3),
             "single_row_ms": round(1e3 * single_rows, 3),
+        },
+        "checksums": {
+            "append_time_ratio": round(checked_write / unchecked_write, 3),
+            "full_read_time_ratio": round(checked_read / unchecked_read, 3),
+            "random_minibatch_time_ratio": round(checked_batch / unchecked_batch, 3),
+            "checked_read_GBps": round(gigabytes / checked_read, 3),
+            "unchecked_read_GBps": round(gigabytes / unchecked_read, 3),
         },
     }
     RESULTS.parent.mkdir(exist_ok=True)

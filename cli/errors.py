@@ -18,15 +18,35 @@ _stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable)
 
 
+_FILE_ERRORS = (
+    PermissionError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+)
+
+
+def _fail(message: str) -> None:
+    _stderr.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(1) from None
+
+
 def user_errors(command: F) -> F:
-    """Decorate a CLI command so ParamgenError ends it with a one-line message."""
+    """Decorate a CLI command so ParamgenError, a file the system refuses (missing, read-only,
+    a directory where a file belongs) and running out of memory end it with a one-line
+    message."""
 
     @functools.wraps(command)
     def guarded(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except ParamgenError as error:
-            _stderr.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(1) from None
+            _fail(str(error))
+        except _FILE_ERRORS as error:  # an output or input path the system refuses
+            where = f": {error.filename}" if error.filename else ""
+            _fail(f"{error.strerror or error}{where}; check the path and its permissions")
+        except MemoryError:
+            _fail("not enough memory for this request; ask for less at once (e.g. a smaller --n)")
 
     return guarded  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,7 +109,16 @@ def _conditions(generator: ParamGenerator, assignments: list[str]) -> dict:
         raise ParamgenError(
             f"this generator is conditioned on {sorted(generator.condition_shapes)}; pass {wanted}"
         )
-    return parse_assignments(assignments, "--condition")
+    values = parse_assignments(assignments, "--condition")
+    for name, value in values.items():  # unknown names: the generator names the ones it knows
+        shape = generator.condition_shapes.get(name, ())
+        given, wanted = (1 if isinstance(value, float) else len(value)), math.prod(shape)
+        if name in generator.condition_shapes and given != wanted:
+            raise ParamgenError(
+                f"--condition {name} takes {wanted} number{'s' * (wanted > 1)} (shape "
+                f"{list(shape)}), got {given}; give one value per element"
+            )
+    return values
 
 
 @contextmanager

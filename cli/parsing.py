@@ -21,6 +21,9 @@ __all__ = [
 ]
 
 
+MAX_VALUES = 100_000  # a START:STOP:STEP range longer than this is a typo, not a request
+
+
 def parse_values(text: str, name: str = "values") -> tuple[float, ...]:
     """``"-90:90:5"`` (inclusive range) or ``"-60,-30,30"`` → a tuple of finite floats;
     ``name`` in errors."""
@@ -30,15 +33,22 @@ def parse_values(text: str, name: str = "values") -> tuple[float, ...]:
             raise ValueError
         if ":" in text:
             start, stop, step = numbers
-            if step <= 0:
+            if step <= 0 or stop < start:
                 raise ValueError
             count = int(round((stop - start) / step)) + 1
+            if count > MAX_VALUES:
+                raise ParamgenError(
+                    f"{name} {text!r} names {count:,} values; at most {MAX_VALUES:,} (use a "
+                    "larger STEP)"
+                )
             return tuple(round(start + i * step, 10) for i in range(count))
         return tuple(numbers)
+    except ParamgenError:
+        raise
     except ValueError:
         raise ParamgenError(
-            f"{name} {text!r} must be START:STOP:STEP (STEP > 0) or a comma-separated list of "
-            "finite numbers"
+            f"{name} {text!r} must be START:STOP:STEP (STOP >= START, STEP > 0) or a "
+            "comma-separated list of finite numbers"
         ) from None
 
 

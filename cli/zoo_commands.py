@@ -22,6 +22,17 @@ zoo_app = typer.Typer(
             "Show each group of a zoo: rows, D, conditions, metrics, splits and base weights.",
         ),
         LazyCommand(
+            "check",
+            "cli.zoo_check_command:check",
+            "Check every row and base weight against its checksum (exit 1 if any is damaged);\n"
+            "--salvage OUT copies the intact ones into a new zoo.",
+        ),
+        LazyCommand(
+            "upgrade",
+            "cli.zoo_check_command:upgrade",
+            "Add row checksums to a version-1 zoo, from its rows as they are now.",
+        ),
+        LazyCommand(
             "import-peft",
             "cli.import_commands:import_peft",
             "Append PEFT LoRA adapter folders to a zoo, one row each (group created if missing).",

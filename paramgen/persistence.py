@@ -71,6 +71,28 @@ def without_unknown(values: Mapping[str, Any], known: Iterable[str], where: str)
     return {key: value for key, value in values.items() if key in known}
 
 
+def _finite_state(path: Path, cls: type) -> dict:
+    """The tensors of the safetensors file ``path``, refused if any float holds NaN or Inf (a
+    diverged or damaged model would otherwise produce NaN weights downstream)."""
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError) as error:
+        raise ParamgenError(
+            f"{path} is not a readable safetensors file ({error}); {cls.mismatch_fix}"
+        ) from None
+    broken = [
+        name
+        for name, tensor in state.items()
+        if tensor.is_floating_point() and not tensor.isfinite().all()
+    ]
+    if broken:
+        raise ParamgenError(
+            f"{path}: tensors {broken[:5]} hold NaN or Inf; the file is damaged or the model "
+            f"diverged — {cls.mismatch_fix}"
+        )
+    return state
+
+
 # class name → class, for every class that mixes in Pretrained (filled by __init_subclass__)
 PRETRAINED: dict[str, type[Pretrained]] = {}
 
@@ -151,13 +173,15 @@ class Pretrained:
             model = cls.from_config(config, *args, **kwargs)
         except ParamgenError as error:  # a config the constructor refuses, named with its folder
             raise ParamgenError(f"{folder}: {error}") from None
-        path = folder / WEIGHTS_FILE
-        try:
-            model.load_state_dict(load_file(path))
-        except SafetensorError as error:
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
             raise ParamgenError(
-                f"{path} is not a readable safetensors file ({error}); {cls.mismatch_fix}"
+                f"{folder / CONFIG_FILE} holds values its {cls.__name__} cannot be built from "
+                f"({type(error).__name__}: {error}); save the {cls.__name__} again"
             ) from None
+        path = folder / WEIGHTS_FILE
+        state = _finite_state(path, cls)
+        try:
+            model.load_state_dict(state)
         except RuntimeError as error:  # missing, unexpected or mis-shaped tensors
             detail = (str(error).splitlines()[1:2] or [str(error)])[0].strip()
             raise ParamgenError(

@@ -17,6 +17,14 @@ import numpy as np
 
 from paramgen.errors import ParamgenError, check_names
 from paramgen.schema import ParamSchema
+from zoo.checksums import (
+    LABEL_COLUMNS,
+    CorruptRowsError,
+    counter_value,
+    labels_checksums,
+    params_checksums,
+)
+from zoo.h5file import UNCHECKED_VERSION
 from zoo.row_io import read_rows, write_rows
 
 if TYPE_CHECKING:  # imported where rows become tensors: summaries read labels without torch
@@ -115,15 +123,34 @@ class ZooGroup:
         return self._zoo.file[self._path]
 
     @property
+    def checked(self) -> bool:
+        """Whether the rows carry checksums: every group of a version-2 zoo (one whose checksum
+        columns are gone fails its reads), none of a version-1 zoo's until ``paramgen zoo
+        upgrade``."""
+        return self._zoo.version != UNCHECKED_VERSION
+
+    @property
     def metric_names(self) -> list[str]:
         return sorted(self._node["metrics"].keys())
 
     def __len__(self) -> int:
         """Committed rows (rows a reader may see)."""
-        counter = self._node["committed"]
-        if self._zoo.swmr_reader:
-            counter.refresh()
-        return int(counter[0])
+        where = f"zoo {self._zoo.path}, group {self.name!r}"
+        try:
+            counter, params = self._node["committed"], self._node["params"]
+            if self._zoo.swmr_reader:  # the counter first: the writer grows params before it
+                counter.refresh()
+                params.refresh()
+            stored, capacity = counter[()], params.shape[0]
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            raise ParamgenError(f"{where}: cannot read its row counter ({error})") from None
+        count = counter_value(np.atleast_1d(stored), where)
+        if not 0 <= count <= capacity:
+            raise ParamgenError(
+                f"{where}: its committed-row counter ({count}) does not fit its {capacity} rows; "
+                "the file is damaged — find the intact rows with `paramgen zoo check`"
+            )
+        return count
 
     def __repr__(self) -> str:
         return f"ZooGroup({self.name!r}, rows={len(self)}, D={self.schema.dim})"
@@ -156,23 +183,39 @@ class ZooGroup:
                 f"params rows {np.flatnonzero(bad)[:10].tolist()} contain NaN or Inf; a diverged "
                 "run should not enter the zoo — drop those checkpoints"
             )
-        columns = {
-            "conditions/" + k: v for k, v in self._condition_columns(conditions, rows).items()
-        }
-        columns |= {"metrics/" + k: v for k, v in self._metric_columns(metrics or {}, rows).items()}
+        with np.errstate(over="ignore"):  # an overflow to Inf is refused below, by name
+            columns = {
+                "conditions/" + k: v for k, v in self._condition_columns(conditions, rows).items()
+            }
+            metric_columns = self._metric_columns(metrics or {}, rows)
+        columns |= {"metrics/" + k: v for k, v in metric_columns.items()}
+        for name, column in columns.items():  # as stored: float32 overflows to Inf above 3.4e38
+            allowed = np.isfinite(column) | (np.isnan(column) & name.startswith("metrics/"))
+            if not allowed.all():
+                kind, field = name.split("/")
+                bad = np.flatnonzero(~allowed.reshape(rows, -1).all(axis=1))[:10].tolist()
+                raise ParamgenError(
+                    f"{kind[:-1]} {field!r} of rows {bad} is not a finite float32 number (beyond "
+                    "±3.4e38, Inf or NaN); give finite values (a metric may be NaN: not measured)"
+                )
         for name, value in (("run", run), ("step", step), ("seed", seed)):
             columns[name] = _as_array(value, rows, (), name).astype(np.int64)
         columns["split"] = split_codes(split, rows)
-        columns["params"] = matrix
 
         self._zoo._start_appending()
         start = len(self)
+        if self.checked:
+            columns["checksums/labels"] = labels_checksums(columns)
+            columns["checksums/params"] = params_checksums(matrix, np.arange(start, start + rows))
+        columns["params"] = matrix
         for name, column in columns.items():
             dataset = self._node[name]
             dataset.resize(start + rows, axis=0)
             write_rows(dataset, start, column)
         self._zoo._flush()
-        self._node["committed"][0] = start + rows
+        counter = self._node["committed"]
+        total = start + rows
+        counter[...] = [total, ~total] if counter.shape == (2,) else [total]
         self._zoo._flush()
         return range(start, start + rows)
 
@@ -222,29 +265,64 @@ class ZooGroup:
         return index
 
     def _read_column(self, name: str, index: np.ndarray) -> np.ndarray:
-        dataset = self._node[name]
-        if self._zoo.swmr_reader:
-            dataset.refresh()
-        return read_rows(dataset, index)
+        try:
+            dataset = self._node[name]
+            if self._zoo.swmr_reader:
+                dataset.refresh()
+            return read_rows(dataset, index)
+        except (OSError, RuntimeError, KeyError, ValueError) as error:
+            raise ParamgenError(
+                f"zoo {self._zoo.path}: cannot read column {name!r} of group {self.name!r} "
+                f"({error}); the file is damaged — {self._check_hint()}"
+            ) from None
+
+    def _check_hint(self) -> str:
+        path = self._zoo.path
+        return f"find the damaged rows with `paramgen zoo check {path} --salvage NEW.h5`"
+
+    def _verify(self, what: str, index: np.ndarray, stored: np.ndarray, computed: np.ndarray):
+        bad = np.flatnonzero(stored != computed)
+        if bad.size:
+            rows = sorted({int(i) for i in index[bad]})
+            raise CorruptRowsError(
+                f"zoo {self._zoo.path}: rows {rows[:10]}{' …' if len(rows) > 10 else ''} of "
+                f"group {self.name!r} fail their {what} checksum; the file is damaged — "
+                f"{self._check_hint()}",
+                self.name,
+                rows,
+            )
+
+    def label_columns(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw label columns of rows ``index`` by column name ("conditions/<name>",
+        "metrics/<name>", run, step, seed, split), checked against their checksums."""
+        names = [f"conditions/{name}" for name in self.condition_shapes]
+        names += [f"metrics/{name}" for name in self.metric_names]
+        columns = {name: self._read_column(name, index) for name in (*names, *LABEL_COLUMNS)}
+        if self.checked:
+            stored = self._read_column("checksums/labels", index)
+            self._verify("label", index, stored, labels_checksums(columns))
+        return columns
+
+    def _params(self, index: np.ndarray) -> np.ndarray:
+        params = self._read_column("params", index)
+        if self.checked:
+            stored = self._read_column("checksums/params", index)
+            self._verify("params", index, stored, params_checksums(params, index))
+        return params
 
     def read_labels(self, selection: RowSelection = None) -> RowLabels:
         """Rows' conditions, metrics, run, step, seed and split, without their params (None: all
         committed rows) — what summaries need, read without touching the [N, D] params."""
         index = self.resolve(selection)
-        codes = self._read_column("split", index)
+        columns = self.label_columns(index)
         return RowLabels(
             index=index,
-            conditions={
-                name: self._read_column("conditions/" + name, index)
-                for name in self.condition_shapes
-            },
-            metrics={
-                name: self._read_column("metrics/" + name, index) for name in self.metric_names
-            },
-            run=self._read_column("run", index),
-            step=self._read_column("step", index),
-            seed=self._read_column("seed", index),
-            split=[SPLITS[code] for code in codes],
+            conditions={name: columns["conditions/" + name] for name in self.condition_shapes},
+            metrics={name: columns["metrics/" + name] for name in self.metric_names},
+            run=columns["run"],
+            step=columns["step"],
+            seed=columns["seed"],
+            split=[SPLITS[code] for code in columns["split"]],
         )
 
     def read(self, selection: RowSelection = None) -> ZooRows:
@@ -254,7 +332,7 @@ class ZooGroup:
         labels = self.read_labels(selection)
         return ZooRows(
             index=labels.index,
-            params=torch.from_numpy(self._read_column("params", labels.index)),
+            params=torch.from_numpy(self._params(labels.index)),
             conditions={name: torch.from_numpy(v) for name, v in labels.conditions.items()},
             metrics={name: torch.from_numpy(v) for name, v in labels.metrics.items()},
             run=labels.run,
@@ -267,7 +345,7 @@ class ZooGroup:
         """Rows' params [n, D] alone (any order, repeats allowed): what a fit's minibatch needs."""
         import torch
 
-        return torch.from_numpy(self._read_column("params", self.resolve(selection)))
+        return torch.from_numpy(self._params(self.resolve(selection)))
 
     def tensors(self, row: int) -> dict[str, torch.Tensor]:
         """One row unflattened into named tensors."""
@@ -276,9 +354,9 @@ class ZooGroup:
     def indices(self, split: str | None = None, **conditions: ArrayLike) -> np.ndarray:
         """Rows of ``split`` whose conditions equal the given values (to float32 tolerance)."""
         mask = np.ones(len(self), dtype=bool)
-        everything = np.arange(len(self))
+        columns = self.label_columns(np.arange(len(self)))
         if split is not None:
-            mask &= self._read_column("split", everything) == split_codes(split, 1)[0]
+            mask &= columns["split"] == split_codes(split, 1)[0]
         for name, value in conditions.items():
             if name not in self.condition_shapes:
                 raise ParamgenError(
@@ -286,7 +364,7 @@ class ZooGroup:
                     f"{sorted(self.condition_shapes)}"
                 )
             width = int(np.prod(self.condition_shapes[name]))
-            column = self._read_column("conditions/" + name, everything).reshape(len(mask), width)
+            column = columns["conditions/" + name].reshape(len(mask), width)
             target = np.asarray(value, dtype=np.float32).reshape(1, -1)
             mask &= np.isclose(column, target, rtol=1e-6, atol=1e-6).all(axis=1)
         return np.flatnonzero(mask)

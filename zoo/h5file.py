@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 
 from paramgen.errors import ParamgenError
 from zoo.crash_recovery import clear_write_flags, write_flags_set
+from zoo.probe import probe
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LIBVER", "open_for_reading", "open_for_writing"]
+__all__ = [
+    "damaged_file",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LIBVER",
+    "UNCHECKED_VERSION",
+    "open_for_reading",
+    "open_for_writing",
+]
 
 FORMAT = "paramgen-zoo"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every row carries checksums (zoo.checksums)
+UNCHECKED_VERSION = 1  # still read (unchecked); written only after ``paramgen zoo upgrade``
 # SWMR needs the 1.10 file format; pinning the upper bound keeps files readable by HDF5 >= 1.10.
 LIBVER = ("v110", "v110")
 _POLL_SECONDS = 0.1
@@ -37,6 +48,21 @@ def _explain(path: Path, error: OSError) -> ParamgenError:
             f"{path} is not an HDF5 file, so it is not a paramgen zoo; check the path"
         )
     return ParamgenError(f"cannot open zoo file {path}: {text}")
+
+
+@contextmanager
+def damaged_file(path: Path, what: str) -> Iterator[None]:
+    """Turn what h5py raises on a damaged file while reading ``what`` into a one-line error."""
+    try:
+        yield
+    except ParamgenError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ParamgenError(
+            f"zoo {path}: cannot read {what} ({reason}); the file is damaged — find what is "
+            f"intact with `paramgen zoo check {path}`, or restore it from its source"
+        ) from None
 
 
 def _busy(error: OSError) -> bool:
@@ -77,11 +103,11 @@ def check_format(file: h5py.File, path: Path) -> None:
             f"{path} is an HDF5 file but not a paramgen zoo (no format={FORMAT!r} attribute)"
         )
     version = int(file.attrs.get("version", -1))
-    if version != FORMAT_VERSION:
+    if version not in (UNCHECKED_VERSION, FORMAT_VERSION):
         newer = version > FORMAT_VERSION
         raise ParamgenError(
-            f"zoo {path} has format version {version}, this paramgen reads version "
-            f"{FORMAT_VERSION}; "
+            f"zoo {path} has format version {version}, this paramgen reads versions "
+            f"{UNCHECKED_VERSION} and {FORMAT_VERSION}; "
             + ("upgrade paramgen" if newer else "re-create the zoo with this paramgen")
         )
 
@@ -99,7 +125,8 @@ def _open_reader(path: Path) -> h5py.File:
 def _open_zoo(path: Path, opener: Callable[[], h5py.File], wait: float, who: str) -> h5py.File:
     file = _retrying(path, opener, wait, who)
     try:
-        check_format(file, path)
+        with damaged_file(path, "its format attributes"):
+            check_format(file, path)
     except ParamgenError:
         file.close()
         raise
@@ -109,12 +136,14 @@ def _open_zoo(path: Path, opener: Callable[[], h5py.File], wait: float, who: str
 def open_for_reading(path: Path, wait: float) -> h5py.File:
     """Read handle (SWMR if a writer is appending); waits up to ``wait`` s while one is busy."""
     _check_exists(path)
+    probe(path)
     return _open_zoo(path, lambda: _open_reader(path), wait, "a writer")
 
 
 def open_for_writing(path: Path, wait: float) -> h5py.File:
     """Plain read-write handle. The caller must hold the zoo's writer lock."""
     _check_exists(path)
+    probe(path)
     if write_flags_set(path):
         # Holding the writer lock proves the writer that set these flags is gone.
         clear_write_flags(path)

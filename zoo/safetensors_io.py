@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from paramgen import __version__
 from paramgen.errors import ParamgenError
 from paramgen.schema import ParamSchema
-from zoo.group import ZooGroup
+from zoo.group import SPLITS, ZooGroup
 from zoo.row_checks import checked_row
 from zoo.row_values import value_columns
 from zoo.safetensors_file import SafetensorsFile, read_safetensors
@@ -49,6 +49,10 @@ def write_row_safetensors(
     schema and paramgen version added to the metadata that :func:`import_rows_safetensors` reads.
     """
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ParamgenError(f"directory {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise ParamgenError(f"{path} is a directory; give the path of a .safetensors file")
     description = {
         **description,
         "schema": json.loads(schema.to_json()),
@@ -84,11 +88,35 @@ def exported_description(file: SafetensorsFile) -> dict | None:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        description = json.loads(text)
     except json.JSONDecodeError as error:
         raise ParamgenError(
             f"{file.path}: its paramgen metadata is not valid JSON ({error}); export the row again"
         ) from None
+    return _checked_description(description, file.path)
+
+
+# What export_row_safetensors writes: each key and the type its value must have.
+_DESCRIPTION = {"conditions": dict, "metrics": dict, "run": int, "step": int, "seed": int}
+
+
+def _checked_description(description: object, path: Path) -> dict:
+    """``description`` if it has every key export writes, each of the right type."""
+    problems = []
+    if not isinstance(description, dict):
+        problems.append("it is not a JSON object")
+    else:
+        for key, kind in _DESCRIPTION.items():
+            if not isinstance(description.get(key), kind) or isinstance(description[key], bool):
+                problems.append(f"{key!r} is missing or not a {kind.__name__}")
+        if description.get("split") not in SPLITS:
+            problems.append(f"'split' is not one of {list(SPLITS)}")
+    if problems:
+        raise ParamgenError(
+            f"{path}: its paramgen metadata is incomplete ({'; '.join(problems)}); export the "
+            "row again"
+        )
+    return description
 
 
 def is_exported(path: str | Path) -> bool:

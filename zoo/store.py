@@ -1,17 +1,21 @@
 """The model-zoo store: one HDF5 file holding groups of flat weight rows and frozen base weights.
 
-Layout (version 1)::
+Layout (version 2; version 1 is the same without ``checksums``, read unchecked)::
 
-    /                      attrs: format="paramgen-zoo", version=1, created_with
+    /                      attrs: format="paramgen-zoo", version=2, created_with
     /groups/<family>/<backbone>/<task>
                            attrs: family, backbone, task, schema (JSON), schema_hash,
-                                  condition_shapes, family_config, backbone_spec (JSON)
+                                  condition_shapes, family_config, backbone_spec (JSON),
+                                  attrs_checksum (sha256 of the others; version 2)
       params               float32 [N, D], chunks of whole rows, resizable along N
       conditions/<name>    float32 [N, *shape]
       metrics/<name>       float32 [N]   (NaN = not measured)
       run, step, seed      int64 [N]
       split                int8 [N]      (index into attrs labels: train, heldout, generated)
-      committed            int64 [1]     rows below this are complete; readers see only those
+      checksums/params     uint64 [N]    row checksums (version 2; zoo.checksums)
+      checksums/labels     uint64 [N]
+      committed            int64 [2]     rows below this are complete (and its complement;
+                                         version 1: [1]); readers see only those
     /backbones/<name>      attrs: spec (JSON), sha256; tensors/<tensor name> in native dtype
 
 Concurrency: one writer at a time per file, however it is named (``writer_lock``); readers open
@@ -34,8 +38,18 @@ import numpy as np
 from paramgen import __version__
 from paramgen.errors import ParamgenError
 from paramgen.schema import ParamSchema, state_dict_sha256
+from zoo.checksums import attrs_checksum
 from zoo.group import SPLITS, ZooGroup
-from zoo.h5file import FORMAT, FORMAT_VERSION, LIBVER, open_for_reading, open_for_writing
+from zoo.h5file import (
+    FORMAT,
+    FORMAT_VERSION,
+    LIBVER,
+    UNCHECKED_VERSION,
+    damaged_file,
+    open_for_reading,
+    open_for_writing,
+)
+from zoo.probe import trust
 from zoo.writer_lock import WriterLock
 
 if TYPE_CHECKING:  # imported where weights are read: summaries need no torch
@@ -136,14 +150,24 @@ class Zoo:
         lock = WriterLock(path)
         lock.acquire()
         try:
-            return cls(path, open_for_writing(path, wait), lock, wait)
+            zoo = cls(path, open_for_writing(path, wait), lock, wait)
         except BaseException:
             lock.release()
             raise
+        if zoo.version == UNCHECKED_VERSION:
+            zoo.close()
+            raise ParamgenError(
+                f"zoo {path} is format version {UNCHECKED_VERSION}, whose rows carry no "
+                f"checksums; run `paramgen zoo upgrade {path}` once (it adds checksums of the "
+                "rows as they are now), then write to it"
+            )
+        return zoo
 
     def close(self) -> None:
         if self.file.id.valid:
             self.file.close()
+            if self._lock is not None:
+                trust(self.path)  # what this process wrote needs no probe to be reopened
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -153,6 +177,11 @@ class Zoo:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def version(self) -> int:
+        """The file's format version: 2 checks every row's bytes, 1 (older zoos) does not."""
+        return int(self.file.attrs["version"])
 
     @property
     def writable(self) -> bool:
@@ -186,13 +215,14 @@ class Zoo:
     def groups(self) -> list[str]:
         """Names ``family/backbone/task`` of every group."""
         names: list[str] = []
-        self.file["groups"].visititems(
-            lambda name, node: (
-                names.append(name)
-                if isinstance(node, h5py.Group) and "family" in node.attrs
-                else None
+        with damaged_file(self.path, "its list of groups"):
+            self.file["groups"].visititems(
+                lambda name, node: (
+                    names.append(name)
+                    if isinstance(node, h5py.Group) and "family" in node.attrs
+                    else None
+                )
             )
-        )
         return sorted(names)
 
     def group(self, name: str) -> ZooGroup:
@@ -200,7 +230,10 @@ class Zoo:
             raise ParamgenError(
                 f"zoo {self.path} has no group {name!r}; it has {self.groups() or 'none'}"
             )
-        return ZooGroup(self, self.file["groups"][name])
+        with damaged_file(self.path, f"the metadata of group {name!r}"):
+            node = self.file["groups"][name]
+            self.check_attrs(node, f"group {name!r}")
+            return ZooGroup(self, node)
 
     def create_group(
         self,
@@ -243,6 +276,7 @@ class Zoo:
         self._start_structural_change()
         node = self.file["groups"].create_group(name)
         node.attrs.update(attrs)
+        node.attrs["attrs_checksum"] = attrs_checksum(node.attrs)
         dim = schema.dim
         rows_per_chunk = max(1, _CHUNK_BYTES // (4 * dim))
         node.create_dataset(
@@ -269,13 +303,17 @@ class Zoo:
             "split", shape=(0,), maxshape=(None,), chunks=(1024,), dtype="i1"
         )
         split.attrs["labels"] = json.dumps(list(SPLITS))
-        node.create_dataset("committed", data=np.zeros(1, dtype=np.int64))
+        for column in ("checksums/params", "checksums/labels"):
+            node.create_dataset(column, shape=(0,), maxshape=(None,), chunks=(1024,), dtype="u8")
+        node.create_dataset("committed", data=np.array([0, ~0], dtype=np.int64))
         self._flush()
         return ZooGroup(self, node)
 
     # ------------------------------------------------------------------------------ backbones
     def backbones(self) -> list[str]:
-        return sorted(self.file["backbones"].keys())
+        """Names of the stored base weights."""
+        with damaged_file(self.path, "its list of base weights"):
+            return sorted(self.file["backbones"].keys())
 
     def store_backbone(
         self, name: str, state_dict: Mapping[str, torch.Tensor], spec: Mapping
@@ -297,22 +335,26 @@ class Zoo:
         for tensor_name, tensor in state_dict.items():
             node.create_dataset(f"tensors/{tensor_name}", data=tensor.detach().cpu().numpy())
         node.attrs["order"] = json.dumps(list(state_dict))
+        node.attrs["attrs_checksum"] = attrs_checksum(node.attrs)
         self._flush()
         return digest
 
     def backbone_spec(self, name: str) -> dict:
-        return json.loads(self._backbone_node(name).attrs["spec"])
+        """The stored spec (JSON) of backbone ``name``."""
+        with damaged_file(self.path, f"the spec of base weights {name!r}"):
+            return json.loads(self.backbone_node(name).attrs["spec"])
 
     def backbone_weights(self, name: str) -> dict[str, torch.Tensor]:
         """The frozen base weights, checked against their stored sha256."""
         import torch
 
-        node = self._backbone_node(name)
-        weights = {
-            # asarray: a 0-d dataset reads back as a numpy scalar, which from_numpy refuses.
-            tensor_name: torch.from_numpy(np.asarray(node["tensors"][tensor_name][()]))
-            for tensor_name in json.loads(node.attrs["order"])
-        }
+        node = self.backbone_node(name)
+        with damaged_file(self.path, f"the base weights of {name!r}"):
+            weights = {
+                # asarray: a 0-d dataset reads back as a numpy scalar, which from_numpy refuses.
+                tensor_name: torch.from_numpy(np.asarray(node["tensors"][tensor_name][()]))
+                for tensor_name in json.loads(node.attrs["order"])
+            }
         if state_dict_sha256(weights) != node.attrs["sha256"]:
             raise ParamgenError(
                 f"base weights of backbone {name!r} in {self.path} fail their sha256 check; "
@@ -320,10 +362,26 @@ class Zoo:
             )
         return weights
 
-    def _backbone_node(self, name: str) -> h5py.Group:
-        if name not in self.file["backbones"]:
+    def backbone_node(self, name: str) -> h5py.Group:
+        """The HDF5 group of backbone ``name``, its metadata checked."""
+        if name not in self.backbones():
             raise ParamgenError(
                 f"zoo {self.path} holds no base weights for backbone {name!r}; "
                 f"it has {self.backbones() or 'none'}"
             )
-        return self.file["backbones"][name]
+        with damaged_file(self.path, f"base weights {name!r}"):
+            node = self.file["backbones"][name]
+            self.check_attrs(node, f"base weights {name!r}")
+        return node
+
+    def check_attrs(self, node: h5py.Group, what: str) -> None:
+        """Refuse ``node`` (a group's or backbone's) if its attributes fail their checksum (a
+        version-2 zoo's must carry one)."""
+        stored = node.attrs.get("attrs_checksum")
+        if stored is None and self.version == UNCHECKED_VERSION:
+            return
+        if stored != attrs_checksum(node.attrs):
+            raise ParamgenError(
+                f"zoo {self.path}: the metadata of {what} fail their checksum; the file is "
+                "damaged — restore it from its source"
+            )

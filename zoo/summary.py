@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoo.h5file import damaged_file
 from zoo.store import Zoo
 
 __all__ = ["BackboneSummary", "GroupSummary", "summarize", "summarize_backbones"]
@@ -44,9 +45,10 @@ class BackboneSummary:
 def summarize_backbones(zoo: Zoo) -> list[BackboneSummary]:
     summaries = []
     for name in zoo.backbones():
-        node = zoo.file["backbones"][name]
-        # "order" lists the tensor names; a name with '/' is a nested path under tensors/.
-        sizes = [node["tensors"][tensor].size for tensor in json.loads(node.attrs["order"])]
+        node = zoo.backbone_node(name)
+        with damaged_file(zoo.path, f"the tensors of base weights {name!r}"):
+            # "order" lists the tensor names; a name with '/' is a nested path under tensors/.
+            sizes = [node["tensors"][tensor].size for tensor in json.loads(node.attrs["order"])]
         summaries.append(BackboneSummary(name, node.attrs["sha256"], len(sizes), sum(sizes)))
     return summaries
 
@@ -73,7 +75,7 @@ def summarize(zoo: Zoo) -> list[GroupSummary]:
                 metrics=metrics,
                 splits={label: rows.split.count(label) for label in sorted(set(rows.split))},
                 base_weights=(
-                    zoo.file["backbones"][group.backbone].attrs["sha256"][:12]
+                    zoo.backbone_node(group.backbone).attrs["sha256"][:12]
                     if group.backbone in zoo.backbones()
                     else "not stored"
                 ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -27,6 +28,13 @@ TOKENS_FROM_DIM = 65_536
 def _knob(default, help: str, **kwargs):
     """A config field with its help text (the CLI's option help reads it)."""
     return field(default=default, metadata={"help": help}, **kwargs)
+
+
+_AT_LEAST_ONE = (
+    "latent_dim", "ae_stride", "ae_steps", "token_size", "token_width", "tokens_per_step",
+    "width", "depth", "condition_dim", "examples", "denoiser_steps", "batch_size",
+)  # fmt: skip
+_NOISES, _RATES = ("input_noise", "latent_noise"), ("ae_lr", "denoiser_lr")
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,18 @@ class GeneratorConfig:
             raise ParamgenError(
                 f"architecture must be one of auto, whole-row, tokens, got {self.architecture!r}"
             )
-        for name in ("token_size", "token_width", "tokens_per_step", "batch_size", "latent_dim"):
+        for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ParamgenError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if any(channels < 1 for channels in self.ae_channels):
+            raise ParamgenError(f"ae_channels must all be >= 1, got {list(self.ae_channels)}")
         if self.row_code_dim < 0:
             raise ParamgenError(f"row_code_dim must be >= 0, got {self.row_code_dim}")
+        for name, positive in (*((n, False) for n in _NOISES), *((n, True) for n in _RATES)):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (positive and value == 0):
+                bound = "> 0" if positive else ">= 0"
+                raise ParamgenError(f"{name} must be a finite number {bound}, got {value}")
         if not 0 <= self.condition_dropout < 1:
             raise ParamgenError(
                 f"condition_dropout must be in [0, 1), got {self.condition_dropout}"

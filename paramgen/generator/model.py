@@ -51,11 +51,15 @@ __all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside config.json while a fit runs
 
 
+MAX_SAMPLE_BYTES = 4 * 2**30
+"""The most one ``sample_*`` call generates at once: n rows of D float32 numbers."""
+
+
 class ParamGenerator(Pretrained, nn.Module):
     """Use ``ParamGenerator.fit`` to train one, ``from_pretrained`` to load one."""
 
-    config_keys = ("condition_shapes", "config", "metadata", "schema")
-    optional_keys = frozenset({"metadata"})
+    config_keys = ("condition_shapes", "config", "metadata", "schema", "schema_hash")
+    optional_keys = frozenset({"metadata", "schema_hash"})
     mismatch_fix = "save the generator again"
 
     def __init__(
@@ -231,6 +235,20 @@ class ParamGenerator(Pretrained, nn.Module):
         """
         if n < 1:
             raise ParamgenError(f"n must be >= 1, got {n}")
+        if n * self.schema.dim * 4 > MAX_SAMPLE_BYTES:
+            most = max(1, MAX_SAMPLE_BYTES // (self.schema.dim * 4))
+            raise ParamgenError(
+                f"n={n} rows of {self.schema.dim:,} numbers would take "
+                f"{n * self.schema.dim * 4 / 2**30:.1f} GiB at once; sample at most {most:,} a "
+                "call (several calls with different seeds)"
+            )
+        if steps is not None and (isinstance(steps, bool) or steps < 1):
+            raise ParamgenError(f"steps must be >= 1, got {steps}")
+        if not math.isfinite(guidance) or not math.isfinite(diffusion) or diffusion < 0:
+            raise ParamgenError(
+                f"guidance must be finite and diffusion finite and >= 0, got {guidance} and "
+                f"{diffusion}"
+            )
         sampler, steps = sampler or self.path.default_sampler, steps or self.path.default_steps
         device = self.latent_mean.device  # sampling runs where the generator is (.to("cuda"))
         inputs = {
@@ -279,6 +297,7 @@ class ParamGenerator(Pretrained, nn.Module):
         return {
             "config": asdict(self.config),
             "schema": json.loads(self.schema.to_json()),
+            "schema_hash": self.schema.hash,
             "condition_shapes": {k: list(v) for k, v in self.condition_shapes.items()},
             "metadata": self.metadata,
         }
@@ -293,9 +312,15 @@ class ParamGenerator(Pretrained, nn.Module):
             values["ae_channels"] = tuple(values["ae_channels"])  # a list in JSON
         values.setdefault("architecture", "whole-row")  # saved before there was a choice
         values.setdefault("row_code_dim", 0)  # saved before there were row codes
+        schema = ParamSchema.from_json(json.dumps(config["schema"]))
+        if config.get("schema_hash", schema.hash) != schema.hash:
+            raise ParamgenError(
+                "the schema in its config.json does not match its schema_hash (the tensor names "
+                "or shapes were edited); save the generator again"
+            )
         return cls(
             GeneratorConfig(**values),
-            ParamSchema.from_json(json.dumps(config["schema"])),
+            schema,
             {k: tuple(v) for k, v in config["condition_shapes"].items()},
             config.get("metadata", {}),
         )

@@ -137,3 +137,12 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_values_must_be_finite(text):
     with pytest.raises(ParamgenError, match="finite numbers"):
         parse_values(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("90:-90:5", "STOP >= START"), ("0:1:1e-12", "at most 100,000"), ("0:1:0", "STEP > 0")],
+)
+def test_value_ranges_that_are_reversed_or_too_long_are_refused(text, message):
+    with pytest.raises(ParamgenError, match=message):
+        parse_values(text)

@@ -2,6 +2,8 @@
 generators and conditions outside the training range."""
 
 import json
+import os
+import shutil
 import warnings
 from dataclasses import replace
 
@@ -9,6 +11,7 @@ import pytest
 import torch
 from peft import PeftModel
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -369,3 +372,91 @@ def test_train_on_sd_schedule_then_one_more_step_then_generate_with_it(trained, 
            "--seed", 1, *steps)  # fmt: skip
     refused("generate", other, *common, "--one-more-step", step, *out,
             message="fit on another generator's latents")  # fmt: skip
+
+
+def _copy(folder, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    return copy
+
+
+def test_bad_sampling_options_are_one_line_errors(trained, tmp_path):
+    _, generator = trained
+    common = ("--condition", "rotation=20", "--format", "safetensors", "--out", tmp_path / "x")
+    refused("generate", generator, *common, "--steps", 0, message="steps must be >= 1")
+    refused("generate", generator, *common, "--guidance", "nan", message="guidance must be finite")
+    refused("generate", generator, *common, "--n", 10**9, message="sample at most")
+    assert not (tmp_path / "x").exists()
+
+
+BAD_TRAINING = [("--ae-steps", "0"), ("--ae-steps", "-1"), ("--latent-noise", "-0.5"),
+                ("--denoiser-lr", "nan")]  # fmt: skip
+
+
+@pytest.mark.parametrize("option", BAD_TRAINING)
+def test_bad_training_options_are_one_line_errors(trained, tmp_path, option):
+    zoo, _ = trained
+    refused("train", zoo, "--group", GROUP, "--out", tmp_path / "g", *option,
+            message=f"{option[0][2:].replace('-', '_')} must be")  # fmt: skip
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_damaged_generator_folder_is_a_one_line_error(trained, tmp_path):
+    _, generator = trained
+    out = ("--condition", "rotation=20", "--format", "safetensors", "--out", tmp_path / "x")
+    renamed = _copy(generator, tmp_path / "renamed")
+    config = json.loads((renamed / "config.json").read_text())
+    config["schema"][0]["name"] = "someone.else"
+    (renamed / "config.json").write_text(json.dumps(config))
+    refused("generate", renamed, *out, message="does not match its schema_hash")
+    nan = _copy(generator, tmp_path / "nan")
+    weights = load_file(nan / "model.safetensors")
+    name = next(k for k, v in weights.items() if v.is_floating_point() and v.numel() > 1)
+    weights[name][0] = float("nan")
+    save_file(weights, nan / "model.safetensors")
+    refused("generate", nan, *out, message="hold NaN or Inf")
+    cut = _copy(generator, tmp_path / "cut")
+    data = (cut / "model.safetensors").read_bytes()
+    (cut / "model.safetensors").write_bytes(data[: len(data) // 2])
+    refused("generate", cut, *out, message="not a readable safetensors file")
+    typed = _copy(generator, tmp_path / "typed")
+    config = json.loads((typed / "config.json").read_text())
+    config["config"]["width"] = "wide"
+    (typed / "config.json").write_text(json.dumps(config))
+    refused("generate", typed, *out, message="config.json")
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_output_path_that_is_a_file_is_a_one_line_error(trained, tmp_path):
+    _, generator = trained
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep")
+    refused("generate", generator, "--condition", "rotation=20", "--out", blocker / "peft",
+            message="Not a directory")  # fmt: skip
+    assert blocker.read_text() == "keep"
+
+
+def test_a_vector_for_a_scalar_condition_and_a_missing_export_folder_are_one_line_errors(
+    trained, tmp_path
+):
+    zoo, generator = trained
+    before = zoo.read_bytes()
+    refused("generate", generator, "--condition", "rotation=10,20", "--out", tmp_path / "x",
+            message="--condition rotation takes 1 number")  # fmt: skip
+    refused("zoo", "export", zoo, GROUP, "--row", 0, "--format", "safetensors",
+            "--out", tmp_path / "missing" / "row.safetensors",
+            message="does not exist; create it first")  # fmt: skip
+    assert zoo.read_bytes() == before and not (tmp_path / "x").exists()
+
+
+def test_pipes_given_as_input_files_are_refused_at_once(trained, tmp_path):
+    zoo, _ = trained
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused("zoo", "info", fifo, message="not a regular file")
+    refused("zoo", "import-safetensors", zoo, GROUP, fifo, message="not a regular file")
+    folder = tmp_path / "generator"
+    folder.mkdir()
+    os.mkfifo(folder / "config.json")
+    os.mkfifo(folder / "model.safetensors")
+    refused("generate", folder, "--out", tmp_path / "x", message="has no config.json")

@@ -73,3 +73,28 @@ def test_many_exported_files_append_together_or_not_at_all(zoo_path, schema, sta
         assert import_rows_safetensors(group, paths) == range(1, 3)
         rows = group.read()
     assert rows.conditions["angle"].tolist() == [5.0] * 3 and rows.step.tolist() == [4] * 3
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("conditions"), "'conditions' is missing"),
+        (lambda d: d.update(run="three"), "'run' is missing or not a int"),
+        (lambda d: d.update(split="test"), "'split' is not one of"),
+    ],
+)
+def test_incomplete_paramgen_metadata_is_refused_and_nothing_appended(
+    zoo_path, schema, state_dict, tmp_path, edit, message
+):
+    with Zoo.open(zoo_path, "a") as zoo:
+        group = zoo.group("lora/toy/rot")
+        group.append(schema.flatten(state_dict), conditions={"angle": 1.0})
+        export_row_safetensors(group, 0, tmp_path / "row.safetensors")
+        with safe_open(tmp_path / "row.safetensors", framework="pt") as handle:
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            description = json.loads(handle.metadata()["paramgen"])
+        edit(description)
+        save_file(tensors, tmp_path / "row.safetensors", {"paramgen": json.dumps(description)})
+        with pytest.raises(ParamgenError, match=message):
+            import_row_safetensors(group, tmp_path / "row.safetensors")
+        assert len(group) == 1

@@ -190,7 +190,7 @@ def test_hdf5_file_that_is_not_a_zoo(tmp_path):
         Zoo.open(path)
 
 
-@pytest.mark.parametrize(("version", "advice"), [(2, "upgrade paramgen"), (0, "re-create")])
+@pytest.mark.parametrize(("version", "advice"), [(3, "upgrade paramgen"), (0, "re-create")])
 def test_other_format_version(zoo_path, version, advice):
     with h5py.File(zoo_path, "r+") as file:
         file.attrs["version"] = version
@@ -204,7 +204,10 @@ def test_edited_schema_is_detected(zoo_path):
         schema = json.loads(node.attrs["schema"])
         schema[0]["shape"] = [5, 4]
         node.attrs["schema"] = json.dumps(schema)
-    with Zoo.open(zoo_path) as zoo, pytest.raises(ParamgenError, match="does not match its hash"):
+    with (
+        Zoo.open(zoo_path) as zoo,
+        pytest.raises(ParamgenError, match="fail their checksum|does not match its hash"),
+    ):
         zoo.group("lora/toy/rot")
 
 
@@ -236,3 +239,24 @@ def test_random_reads_equal_sequential_reads_for_any_chunking(tmp_path, dim):
             rows = group.read(pick)
             assert torch.equal(rows.params, params[pick])
             assert rows.conditions["i"].tolist() == [float(i) for i in pick]
+
+
+@pytest.mark.parametrize(
+    ("condition", "metric", "message"),
+    [
+        (1e39, 0.5, "condition 'angle' of rows \\[0\\] is not a finite float32"),
+        (float("nan"), 0.5, "condition 'angle'"),
+        (1.0, float("inf"), "metric 'accuracy'"),
+    ],
+)
+def test_values_that_are_not_finite_float32_are_refused(zoo_path, schema, state_dict, condition,
+                                                        metric, message):  # fmt: skip
+    with Zoo.open(zoo_path, "a") as zoo:
+        group = zoo.group("lora/toy/rot")
+        with pytest.raises(ParamgenError, match=message):
+            group.append(
+                schema.flatten(state_dict),
+                conditions={"angle": condition},
+                metrics={"accuracy": metric},
+            )
+        assert len(group) == 0
