@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 from digit_grids import save_digit_grids
 from scipy.stats import wasserstein_distance
-from seed_processes import peak_gib, run_seeds, write_results
+from seed_processes import peak_gib, run_seeds_and_write
 from spread import mean_sd
 
 from paramgen.backbones import build_backbone
@@ -281,10 +281,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (with --results)")
     parser.set_defaults(samples=100)  # per class
-    args, per_seed = run_seeds(__file__, parser, run_seed)
-    if per_seed is None:
-        return
-    write_results(__file__, args, per_seed, summarise(list(per_seed.values())))
+    run_seeds_and_write(__file__, parser, run_seed, summarise)
 
 
 if __name__ == "__main__":

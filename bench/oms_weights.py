@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from seed_processes import peak_gib, run_seeds, write_results
+from seed_processes import peak_gib, run_seeds_and_write
 from spread import mean_sd
 
 from paramgen.generator import ParamGenerator
@@ -172,10 +172,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=15.0, help="score angles k·EVERY only")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--quick", action="store_true", help="20 fit steps a stage (smoke run)")
-    args, per_seed = run_seeds(__file__, parser, run_seed)
-    if per_seed is None:
-        return
-    write_results(__file__, args, per_seed, summarise(list(per_seed.values())))
+    run_seeds_and_write(__file__, parser, run_seed, summarise)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from spread import mean_sd
 
-__all__ = ["peak_gib", "run_seeds", "write_results"]
+__all__ = ["peak_gib", "run_seeds", "run_seeds_and_write", "write_results"]
 
 
 def peak_gib() -> float:
@@ -87,3 +87,12 @@ def add_seed_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=samples, help="generated rows per condition")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+
+
+def run_seeds_and_write(script: str, parser: argparse.ArgumentParser, run_seed, summarise) -> None:
+    """A bench's whole ``main`` after its own options: its seeds in fresh processes
+    (:func:`run_seeds`), then ``summarise(list of per-seed figures)`` written by
+    :func:`write_results` (in a seed's own process: nothing more)."""
+    args, per_seed = run_seeds(script, parser, run_seed)
+    if per_seed is not None:
+        write_results(script, args, per_seed, summarise(list(per_seed.values())))

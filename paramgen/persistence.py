@@ -31,6 +31,7 @@ __all__ = [
     "PRETRAINED",
     "WEIGHTS_FILE",
     "Pretrained",
+    "read_tensors",
     "tagged",
     "untagged",
     "without_unknown",
@@ -71,15 +72,19 @@ def without_unknown(values: Mapping[str, Any], known: Iterable[str], where: str)
     return {key: value for key, value in values.items() if key in known}
 
 
+def read_tensors(path: Path, fix: str) -> dict:
+    """The tensors of the safetensors file ``path``; one that cannot be read is a one-line error
+    ending with ``fix``."""
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as error:
+        raise ParamgenError(f"{path} is not a readable safetensors file ({error}); {fix}") from None
+
+
 def _finite_state(path: Path, cls: type) -> dict:
     """The tensors of the safetensors file ``path``, refused if any float holds NaN or Inf (a
     diverged or damaged model would otherwise produce NaN weights downstream)."""
-    try:
-        state = load_file(path)
-    except (SafetensorError, OSError) as error:
-        raise ParamgenError(
-            f"{path} is not a readable safetensors file ({error}); {cls.mismatch_fix}"
-        ) from None
+    state = read_tensors(path, cls.mismatch_fix)
     broken = [
         name
         for name, tensor in state.items()

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from paramgen.errors import ParamgenError
 from paramgen.families import family_names, get_family
 from paramgen.families.lora import PEFT_KEY_PREFIX as KEY_PREFIX
 from paramgen.families.lora import LoraFamily, LoraSpec, lora_identity
+from paramgen.persistence import read_tensors
 from paramgen.schema import ParamSchema
 from zoo.group import ArrayLike, ZooGroup, split_codes
 from zoo.row_checks import checked_row
@@ -83,12 +83,7 @@ def read_peft_adapter(folder: str | Path) -> PeftAdapter:
             f"{config_path}: peft_type is {config.get('peft_type')!r}; "
             "only LORA adapters are supported"
         )
-    try:
-        raw = load_file(weights_path)
-    except (SafetensorError, OSError) as error:
-        raise ParamgenError(
-            f"{weights_path} is not a readable safetensors file ({error})"
-        ) from error
+    raw = read_tensors(weights_path, "save the adapter again with PeftModel.save_pretrained")
     foreign = sorted(key for key in raw if not key.startswith(KEY_PREFIX))
     if foreign:
         raise ParamgenError(f"{weights_path} has keys outside {KEY_PREFIX!r}: {foreign[:5]}")
