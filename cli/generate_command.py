@@ -85,6 +85,9 @@ GuideWeightsOption = Annotated[
         "to land between the two classes, 0,10 to push to the second."
     ),
 ]
+SeedOption = Annotated[
+    int, typer.Option(help="Sampling seed (eval with the same seed scores the same sets).")
+]
 OneMoreStepOption = Annotated[
     Path | None,
     typer.Option(
@@ -151,6 +154,14 @@ def _guides(generator: ParamGenerator, folders: list[Path], weights: list[str]) 
     return latent_guides(generator, classifiers, parsed)
 
 
+def _first_step(generator: ParamGenerator, folder: Path | None) -> OneMoreStep | None:
+    """The ``--one-more-step`` saved in ``folder`` (if one is given), checked against
+    ``generator``."""
+    if folder is None:
+        return None
+    return check_latent_one_more_step(generator, OneMoreStep.from_pretrained(folder))
+
+
 def _write(rows: GeneratedRows, format: OutputFormat, out: Path) -> str:
     """Write ``rows`` in ``format`` to ``out``; returns the line that says where they went."""
     if format is OutputFormat.zoo:
@@ -167,9 +178,7 @@ def generate(
     condition: ConditionOption = None,
     n: Annotated[int, typer.Option(help="How many parameter sets.")] = 10,
     format: FormatOption = OutputFormat.peft,
-    seed: Annotated[
-        int, typer.Option(help="Sampling seed (eval with the same seed scores the same sets).")
-    ] = 0,
+    seed: SeedOption = 0,
     steps: Annotated[int | None, typer.Option(help="Solver steps (default: per path).")] = None,
     sampler: SamplerOption = None,
     guidance: GuidanceOption = 1.0,
@@ -189,9 +198,7 @@ def generate(
     values = _conditions(generator, condition or [])
     sampling = dict(seed=seed, steps=steps, sampler=sampler, guidance=guidance, strict=strict)
     sampling["guides"] = _guides(generator, guide or [], guide_weights or [])
-    if one_more_step is not None:
-        step = OneMoreStep.from_pretrained(one_more_step)
-        sampling["first_step"] = check_latent_one_more_step(generator, step)
+    sampling["first_step"] = _first_step(generator, one_more_step)
     with _range_warnings_printed():
         params = generator.sample_rows(values, n, **sampling)
     rows = GeneratedRows(

@@ -24,13 +24,14 @@ zoo_app = typer.Typer(
         LazyCommand(
             "check",
             "cli.zoo_check_command:check",
-            "Check every row and base weight against its checksum (exit 1 if any is damaged);\n"
-            "--salvage OUT copies the intact ones into a new zoo.",
+            "Check every row and base weight of a zoo against its checksum; exit 1 if any is "
+            "damaged.",
         ),
         LazyCommand(
             "upgrade",
             "cli.zoo_check_command:upgrade",
-            "Add row checksums to a version-1 zoo, from its rows as they are now.",
+            "Add row checksums to a version-1 zoo (from its rows as they are now); then it is "
+            "writable.",
         ),
         LazyCommand(
             "import-peft",
