@@ -280,7 +280,9 @@ class ZooGroup:
         path = self._zoo.path
         return f"find the damaged rows with `paramgen zoo check {path} --salvage NEW.h5`"
 
-    def _verify(self, what: str, index: np.ndarray, stored: np.ndarray, computed: np.ndarray):
+    def _verify(
+        self, what: str, index: np.ndarray, stored: np.ndarray, computed: np.ndarray
+    ) -> None:
         bad = np.flatnonzero(stored != computed)
         if bad.size:
             rows = sorted({int(i) for i in index[bad]})
