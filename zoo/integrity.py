@@ -16,9 +16,8 @@ import numpy as np
 
 from paramgen.errors import ParamgenError
 from zoo.checksums import CorruptRowsError, attrs_checksum, labels_checksums, params_checksums
-from zoo.h5file import FORMAT_VERSION, UNCHECKED_VERSION, open_for_writing
+from zoo.h5file import FORMAT_VERSION, UNCHECKED_VERSION
 from zoo.store import Zoo
-from zoo.writer_lock import WriterLock
 
 __all__ = ["GroupCheck", "ZooCheck", "check_zoo", "salvage_zoo", "upgrade_zoo"]
 
@@ -153,14 +152,7 @@ def upgrade_zoo(path: str | Path) -> list[tuple[str, int]]:
     group. A version-2
     zoo is left alone. Safe to rerun after an interruption."""
     path = Path(path)
-    lock = WriterLock(path)
-    lock.acquire()
-    try:
-        zoo = Zoo(path, open_for_writing(path, 10.0), lock, 10.0)
-    except BaseException:
-        lock.release()
-        raise
-    with zoo:
+    with Zoo.open_any_version(path) as zoo:
         if zoo.version == FORMAT_VERSION:
             return []
         if zoo.version != UNCHECKED_VERSION:

@@ -147,13 +147,7 @@ class Zoo:
             return cls(path, open_for_reading(path, wait), None, wait)
         if mode != "a":
             raise ParamgenError(f"mode must be 'r' or 'a', got {mode!r}")
-        lock = WriterLock(path)
-        lock.acquire()
-        try:
-            zoo = cls(path, open_for_writing(path, wait), lock, wait)
-        except BaseException:
-            lock.release()
-            raise
+        zoo = cls.open_any_version(path, wait=wait)
         if zoo.version == UNCHECKED_VERSION:
             zoo.close()
             raise ParamgenError(
@@ -162,6 +156,19 @@ class Zoo:
                 "rows as they are now), then write to it"
             )
         return zoo
+
+    @classmethod
+    def open_any_version(cls, path: str | Path, *, wait: float = 10.0) -> Zoo:
+        """Open for writing a zoo of any format version this code reads, a version-1 zoo
+        included: what ``paramgen zoo upgrade`` needs; everything else uses ``open``."""
+        path = Path(path)
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            return cls(path, open_for_writing(path, wait), lock, wait)
+        except BaseException:
+            lock.release()
+            raise
 
     def close(self) -> None:
         if self.file.id.valid:
