@@ -8,6 +8,7 @@ latents' last step is nearly pure noise.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +46,8 @@ def train_one_more_step(
     """Fit One More Step on a DDPM generator's latents (for generate --one-more-step)."""
     if steps < 1 or width < 1:
         raise ParamgenError(f"--steps and --width must be >= 1, got {steps} and {width}")
+    if not math.isfinite(guidance):
+        raise ParamgenError(f"--guidance must be a finite number, got {guidance}")
     generator = load_generator(generator_dir)
     require_ddpm_path(generator)  # before the bars start
     with Zoo.open(zoo) as store:

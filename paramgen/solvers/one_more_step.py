@@ -69,6 +69,8 @@ class OneMoreStep(Pretrained, nn.Module):
                 "OneMoreStep takes class labels or a condition vector, not both; set classes "
                 "or condition_dim to 0"
             )
+        if not math.isfinite(guidance_scale):
+            raise ParamgenError(f"guidance_scale must be a finite number, got {guidance_scale}")
         if classes < 0 or condition_dim < 0 or width < 1:
             raise ParamgenError(
                 f"OneMoreStep needs classes, condition_dim >= 0 and width >= 1, got {classes}, "
@@ -191,6 +193,8 @@ def train_one_more_step(
     the base model is not touched (it is not even needed)."""
     if not 0 <= drop_condition < 1:
         raise ParamgenError(f"drop_condition must be in [0, 1), got {drop_condition}")
+    if len(data) == 0:
+        raise ParamgenError("OneMoreStep training data has no rows; give the model's data")
     if not data.isfinite().all():
         raise ParamgenError("OneMoreStep training data holds NaN or infinite values; clean it")
     for name, value in (("labels", labels), ("condition", condition)):

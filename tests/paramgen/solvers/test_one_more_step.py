@@ -126,3 +126,10 @@ def test_bad_inputs_are_refused_by_name():
         train_one_more_step(zero_step(), torch.full((4, 1), float("nan")), steps=1)
     with pytest.raises(ParamgenError, match="not both"):
         OneMoreStep((1,), classes=2, condition_dim=3)
+
+
+def test_a_guidance_that_is_not_finite_and_empty_data_are_refused():
+    with pytest.raises(ParamgenError, match="guidance_scale must be a finite number"):
+        OneMoreStep((1,), classes=2, guidance_scale=float("nan"))
+    with pytest.raises(ParamgenError, match="no rows"):
+        train_one_more_step(zero_step(), torch.zeros(0, 1), steps=1)
