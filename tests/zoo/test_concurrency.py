@@ -34,7 +34,9 @@ def start_worker(path: Path, rows: int, pause: float) -> subprocess.Popen:
 
 def test_reader_reads_consistent_rows_while_writer_appends(tmp_path):
     path = tmp_path / "zoo.h5"
-    worker = start_worker(path, rows=150, pause=0.01)
+    # pause: the writer must outlast the reader's open (its structure probe, ~0.3 s, more on a
+    # loaded machine) for the two to overlap
+    worker = start_worker(path, rows=150, pause=0.03)
     seen = []
     with Zoo.open(path) as zoo:  # one handle, kept open while the writer goes on
         group = zoo.group("t/toy/x")
