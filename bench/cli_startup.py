@@ -7,13 +7,17 @@ Writes a zoo of 256 random rows × 10⁶ numbers (1.0 GB) under ``--work-dir``, 
 command ``--runs`` times as a fresh process after one warm-up run (median, min, max of the wall
 time). One more ``zoo info`` runs inside a probe that reports the bytes its process passed through
 ``read()`` (``rchar`` of ``/proc/self/io``: the interpreter's own files included, page cache or
-not) and whether torch was imported. Writes bench/results/cli_startup.json; the zoo is deleted.
+not, and those of the structure walk's child process, which Linux adds to its parent's when it is
+reaped) and whether torch was imported. The same probe on a zoo of 16 rows × 1,000 tells how many
+of those bytes grow with the zoo, and one with ``PARAMGEN_ZOO_PROBE=0`` what the walk adds.
+Writes bench/results/cli_startup.json; the zoos are deleted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -72,6 +76,16 @@ def wall_times(command: list[str], runs: int) -> dict:
     }
 
 
+def read_bytes(zoo: Path, walk: bool = True) -> tuple[int, bool]:
+    """(rchar, whether torch was imported) of one ``zoo info`` process (see the module doc)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(zoo)], cwd=ROOT, check=True, capture_output=True,
+        text=True, env={**os.environ, "PARAMGEN_ZOO_PROBE": "1" if walk else "0"},
+    )  # fmt: skip
+    rchar, torch_imported = probe.stdout.splitlines()[-1].split()
+    return int(rchar), torch_imported == "True"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -88,15 +102,16 @@ def main() -> None:
         "help": wall_times([*paramgen, "--help"], args.runs),
         "zoo_info": wall_times([*paramgen, "zoo", "info", str(zoo)], args.runs),
     }
-    probe = subprocess.run(
-        [sys.executable, "-c", PROBE, str(zoo)], cwd=ROOT, check=True, capture_output=True,
-        text=True,
-    )  # fmt: skip
-    rchar, torch_imported = probe.stdout.splitlines()[-1].split()
-    result["zoo_info_read_bytes"] = int(rchar)
-    result["zoo_info_read_share"] = round(int(rchar) / result["zoo_bytes"], 5)
-    result["zoo_info_imported_torch"] = torch_imported == "True"
+    rchar, torch_imported = read_bytes(zoo)
+    result["zoo_info_read_bytes"] = rchar
+    result["zoo_info_read_share"] = round(rchar / result["zoo_bytes"], 5)
+    result["zoo_info_imported_torch"] = torch_imported
+    tiny = args.work_dir / "tiny.h5"
+    write_zoo(tiny, rows=16, dim=1_000)
+    result["zoo_info_read_bytes_tiny_zoo"] = read_bytes(tiny)[0]
+    result["zoo_info_read_bytes_without_walk"] = read_bytes(zoo, walk=False)[0]
     zoo.unlink()
+    tiny.unlink()
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
