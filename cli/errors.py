@@ -18,15 +18,6 @@ _stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable)
 
 
-_FILE_ERRORS = (
-    PermissionError,
-    FileNotFoundError,
-    FileExistsError,
-    NotADirectoryError,
-    IsADirectoryError,
-)
-
-
 def _fail(message: str) -> None:
     _stderr.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(1) from None
@@ -34,8 +25,8 @@ def _fail(message: str) -> None:
 
 def user_errors(command: F) -> F:
     """Decorate a CLI command so ParamgenError, a file the system refuses (missing, read-only,
-    a directory where a file belongs) and running out of memory end it with a one-line
-    message."""
+    a directory where a file belongs, a full disk) and running out of memory end it with a
+    one-line message."""
 
     @functools.wraps(command)
     def guarded(*args, **kwargs):
@@ -43,7 +34,9 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except ParamgenError as error:
             _fail(str(error))
-        except _FILE_ERRORS as error:  # an output or input path the system refuses
+        except OSError as error:
+            if error.errno is None:  # not the system refusing a path: a bug to report whole
+                raise
             where = f": {error.filename}" if error.filename else ""
             _fail(f"{error.strerror or error}{where}; check the path and its permissions")
         except MemoryError:

@@ -20,6 +20,12 @@ __all__ = ["RowValues", "value_columns"]
 RowValues = Mapping[str, ArrayLike] | Sequence[Mapping[str, ArrayLike]]
 
 
+def _finite_in_float32(values: np.ndarray) -> bool:
+    """Whether ``values`` stay finite stored as float32 (beyond ±3.4e38 they become Inf)."""
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(values.astype(np.float32)).all())
+
+
 def _numbers(value: ArrayLike, what: str) -> np.ndarray:
     try:
         if isinstance(value, torch.Tensor):
@@ -65,8 +71,12 @@ def value_columns(
                 raise ParamgenError(
                     f"{what} {name!r} of {label} has shape {cell.shape}, other rows {shape}"
                 )
-            if required and not np.isfinite(cell).all():
-                raise ParamgenError(f"{what} {name!r} of {label} is not finite ({cell.tolist()})")
+            if required and not _finite_in_float32(cell):
+                raise ParamgenError(
+                    f"{what} {name!r} of {label} is not a finite float32 number "
+                    f"({cell.tolist()}); give finite values within ±3.4e38"
+                )
         filled = [np.full(shape, np.nan) if cell is None else cell for cell in cells]
-        columns[name] = np.stack(filled).astype(np.float32)
+        with np.errstate(over="ignore"):  # a metric beyond float32 is refused at append, by name
+            columns[name] = np.stack(filled).astype(np.float32)
     return columns

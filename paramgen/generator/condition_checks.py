@@ -59,10 +59,14 @@ class ConditionRangeWarning(UserWarning):
 
 
 def check_finite(conditions: Mapping[str, torch.Tensor]) -> None:
-    """Raise naming the first condition holding NaN or Inf (they would poison every sample)."""
+    """Raise naming the first condition holding NaN or Inf, or a number beyond float32's ±3.4e38
+    that becomes Inf (they would poison every sample)."""
     for name, value in conditions.items():
         if not torch.isfinite(torch.as_tensor(value, dtype=torch.float32)).all():
-            raise ParamgenError(f"condition {name!r} contains NaN or Inf; pass finite values")
+            raise ParamgenError(
+                f"condition {name!r} contains NaN or Inf (or a number beyond float32's ±3.4e38); "
+                "pass finite values"
+            )
 
 
 def report_outside_range(found: list[OutOfRange], strict: bool) -> None:

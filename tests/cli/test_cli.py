@@ -146,3 +146,11 @@ def test_values_must_be_finite(text):
 def test_value_ranges_that_are_reversed_or_too_long_are_refused(text, message):
     with pytest.raises(ParamgenError, match=message):
         parse_values(text)
+
+
+@pytest.mark.parametrize("values", ["0,nan", "0:1:1e-12", "90:-90:5"])
+def test_a_build_with_bad_values_is_one_line_and_writes_nothing(tmp_path, values):
+    result = invoke("zoo", "build", "lora", tmp_path / "zoo.h5", "--values", values)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: values '{values}'") and result.output.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import os
 import shutil
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -211,11 +212,25 @@ def test_generate_outside_the_training_range_warns_and_with_strict_fails(trained
     assert not (tmp_path / "refused").exists()
     inside = runner.invoke(app, [*args[:3], "rotation=0", *args[4:], "--strict", "--out", tmp_path])
     assert inside.exit_code == 0 and "warning" not in inside.output
-    nan = runner.invoke(app, [*args[:3], "rotation=nan", *args[4:], "--out", str(tmp_path)])
-    assert nan.exit_code == 1
-    assert (
-        nan.output.strip() == "error: condition 'rotation' contains NaN or Inf; pass finite values"
-    )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39"])
+def test_conditions_that_are_not_finite_in_float32_are_refused(trained, tmp_path, value):
+    _, generator = trained
+    refused("generate", generator, "--condition", f"rotation={value}", "--n", 1,
+            "--out", tmp_path / "x", message="'rotation' contains NaN or Inf")  # fmt: skip
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_huge_finite_condition_warns_and_writes_finite_weights(trained, tmp_path):
+    _, generator = trained
+    result = runner.invoke(app, ["generate", str(generator), "--condition", "rotation=1e30",
+                                 "--n", "1", "--format", "safetensors", "--steps", "4",
+                                 "--out", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "rotation=1e+30 is outside the training range" in result.stderr
+    weights = load_file(tmp_path / "sample_000.safetensors")
+    assert all(tensor.isfinite().all() for tensor in weights.values())
 
 
 @pytest.fixture(scope="module")
@@ -424,6 +439,10 @@ def test_a_damaged_generator_folder_is_a_one_line_error(trained, tmp_path):
     config["config"]["width"] = "wide"
     (typed / "config.json").write_text(json.dumps(config))
     refused("generate", typed, *out, message="config.json")
+    halved = _copy(generator, tmp_path / "halved")
+    text = (halved / "config.json").read_text()
+    (halved / "config.json").write_text(text[: len(text) // 2])
+    refused("generate", halved, *out, message="config.json")
     assert not (tmp_path / "x").exists()
 
 
@@ -449,11 +468,23 @@ def test_a_vector_for_a_scalar_condition_and_a_missing_export_folder_are_one_lin
     assert zoo.read_bytes() == before and not (tmp_path / "x").exists()
 
 
+def test_an_output_folder_the_system_refuses_is_a_one_line_error(trained):
+    """A folder no one may write into, root included (sysfs takes no new entries): what a
+    read-only directory is to a user who is not root."""
+    _, generator = trained
+    out = Path("/sys/paramgen-refused/peft")
+    refused("generate", generator, "--condition", "rotation=20", "--out", out,
+            message="check the path and its permissions")  # fmt: skip
+    assert not out.parent.exists()
+
+
 def test_pipes_given_as_input_files_are_refused_at_once(trained, tmp_path):
     zoo, _ = trained
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     refused("zoo", "info", fifo, message="not a regular file")
+    refused("zoo", "export", fifo, GROUP, "--out", tmp_path / "x", message="not a regular file")
+    refused("train", fifo, "--group", GROUP, "--out", tmp_path / "g", message="not a regular file")
     refused("zoo", "import-safetensors", zoo, GROUP, fifo, message="not a regular file")
     folder = tmp_path / "generator"
     folder.mkdir()

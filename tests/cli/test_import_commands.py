@@ -174,6 +174,16 @@ def test_a_bad_folder_in_the_middle_appends_nothing(tmp_path, adapters, case, me
         assert len(opened.group(GROUP)) == 1
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e39"])
+def test_conditions_that_are_not_finite_in_float32_append_nothing(tmp_path, adapters, value):
+    zoo = tmp_path / "zoo.h5"
+    assert import_peft(zoo, adapters[0], "--condition", "angle=30", "--create").exit_code == 0
+    before = zoo.read_bytes()
+    result = import_peft(zoo, *adapters[1:3], "--condition", f"angle={value}")
+    assert_one_line_error(result, "condition 'angle'", "not a finite float32 number")
+    assert zoo.read_bytes() == before
+
+
 def test_an_adapter_unlike_the_existing_group_is_refused(tmp_path, adapters):
     zoo = tmp_path / "zoo.h5"
     assert import_peft(zoo, adapters[0], "--create").exit_code == 0

@@ -1,11 +1,13 @@
 """`zoo import-safetensors` of plain state-dict checkpoints into a subset group (p-diff), on a
 user's own tiny model whose head ends in a BatchNorm (so buffers, and an integer counter, too)."""
 
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from typer.testing import CliRunner
@@ -218,6 +220,32 @@ def test_a_paramgen_exported_file_still_imports_as_before(tmp_path, checkpoints)
     assert_one_line_error(
         import_files(zoo, checkpoints[2], exported[0]), str(exported[0]), "on their own"
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda text: text[: len(text) // 2], "paramgen metadata"),
+        (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "run"}),
+         "'run' is missing"),
+    ],
+)  # fmt: skip
+def test_an_exported_file_with_damaged_metadata_appends_nothing(
+    tmp_path, checkpoints, edit, message
+):
+    zoo = tmp_path / "zoo.h5"
+    assert import_files(zoo, checkpoints[0], "--create", "--keys", "head.*").exit_code == 0
+    out = tmp_path / "row.safetensors"
+    assert (
+        invoke("zoo", "export", zoo, GROUP, "--format", "safetensors", "--out", out).exit_code == 0
+    )
+    with safe_open(out, framework="pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        metadata = handle.metadata()
+    save_file(tensors, out, {**metadata, "paramgen": edit(metadata["paramgen"])})
+    before = zoo.read_bytes()
+    assert_one_line_error(import_files(zoo, out), str(out), message)
+    assert zoo.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,8 @@ def test_value_columns_shared_and_per_row():
     [
         ([{"a": 1}, {}, {"a": 1}], "r1 has no condition 'a'"),
         ([{"a": 1}, {"a": [1, 2]}, {"a": 1}], r"'a' of r1 has shape \(2,\), other rows \(\)"),
-        ([{"a": 1}, {"a": 1}, {"a": float("inf")}], "'a' of r2 is not finite"),
+        ([{"a": 1}, {"a": 1}, {"a": float("inf")}], "'a' of r2 is not a finite float32"),
+        ([{"a": 1}, {"a": 1e39}, {"a": 1}], "'a' of r1 is not a finite float32"),
         ([{"a": 1}, {"a": "x"}, {"a": 1}], "'a' of r1 must be a number"),
         ([{"a": 1}], "1 sets of conditions for 3 rows"),
     ],
