@@ -32,6 +32,7 @@ from zoo.builders import (
     build_subset_zoo,
 )
 from zoo.builders.driver import RunReport
+from zoo.builders.ray_runs import ScaleOut
 
 __all__ = ["build_app", "build_with_progress"]
 
@@ -41,12 +42,20 @@ _BACKBONES = dict.fromkeys(backbone_names(), "")
 _STYLES = dict.fromkeys(STYLE_PARAMETERS, "")
 _SUBSET = SubsetZooConfig()
 NewZoo = Annotated[Path, typer.Argument(help="Zoo file (created if missing).")]
+_SCALE_OUT = ConfigOptions(ScaleOut(), into="scale_out")
 
 
 def build_with_progress(
-    build: Callable[..., object], zoo: Path, config: object, task: Task, count: int
+    build: Callable[..., object],
+    zoo: Path,
+    config: object,
+    task: Task,
+    count: int,
+    scale_out: dict[str, object] | None = None,
 ) -> None:
-    """Run a zoo builder with one progress step and one line per condition value."""
+    """Run a zoo builder with one progress step and one line per run as it is stored, its runs
+    trained where ``scale_out`` (``ScaleOut``'s fields) says."""
+    execute = ScaleOut(**(scale_out or {})).executor()
     runs, metric = f"runs ({task.condition or 'unconditional'})", task.metric
     with StageBars(_console) as bars:
 
@@ -59,19 +68,20 @@ def build_with_progress(
             bars.print(f"{value} ({run.split}): {outcome}")
             bars.advance(runs, count)
 
-        build(zoo, config, on_run=report)
+        build(zoo, config, on_run=report, execute=execute)
 
 
 @build_app.command("lora")
 @user_errors
 @with_config_options(
-    ConfigOptions(LoraZooConfig(), choices={"backbone": _BACKBONES, "style": _STYLES})
+    ConfigOptions(LoraZooConfig(), choices={"backbone": _BACKBONES, "style": _STYLES}),
+    _SCALE_OUT,
 )
-def build_lora(zoo: NewZoo, *, overrides: dict[str, object]) -> None:
+def build_lora(zoo: NewZoo, *, overrides: dict[str, object], scale_out: dict[str, object]) -> None:
     """Fine-tune one LoRA per condition value and store each run's last checkpoints (resumable)."""
     config = LoraZooConfig(**overrides)
     task = resolve_task(config.resolved_task())
-    build_with_progress(build_lora_zoo, zoo, config, task, len(config.values))
+    build_with_progress(build_lora_zoo, zoo, config, task, len(config.values), scale_out)
     _console.print(f"zoo {zoo}: LoRA group complete")
 
 
@@ -96,29 +106,30 @@ def build_continuum(
 @build_app.command("dpi")
 @user_errors
 @with_config_options(
-    ConfigOptions(DpiZooConfig(), choices={"backbone": _BACKBONES, "style": _STYLES})
+    ConfigOptions(DpiZooConfig(), choices={"backbone": _BACKBONES, "style": _STYLES}),
+    _SCALE_OUT,
 )
-def build_dpi(zoo: NewZoo, *, overrides: dict[str, object]) -> None:
+def build_dpi(zoo: NewZoo, *, overrides: dict[str, object], scale_out: dict[str, object]) -> None:
     """Train one DPI denoiser per style value and store each run's last checkpoints (resumable)."""
     config = DpiZooConfig(**overrides)
-    build_with_progress(build_dpi_zoo, zoo, config, config.task, len(config.values))
+    build_with_progress(build_dpi_zoo, zoo, config, config.task, len(config.values), scale_out)
     _console.print(f"zoo {zoo}: group dpi/{config.backbone}/{config.style} complete")
 
 
 @build_app.command("mac")
 @user_errors
-@with_config_options(ConfigOptions(MacZooConfig(), choices={"backbone": _BACKBONES}))
-def build_mac(zoo: NewZoo, *, overrides: dict[str, object]) -> None:
+@with_config_options(ConfigOptions(MacZooConfig(), choices={"backbone": _BACKBONES}), _SCALE_OUT)
+def build_mac(zoo: NewZoo, *, overrides: dict[str, object], scale_out: dict[str, object]) -> None:
     """Fine-tune one MAC coefficient net per NFE from a shared anchor; store each run's last
     checkpoints (resumable)."""
     config = MacZooConfig(**overrides)
-    build_with_progress(build_mac_zoo, zoo, config, config.task, len(config.nfes))
+    build_with_progress(build_mac_zoo, zoo, config, config.task, len(config.nfes), scale_out)
     _console.print(f"zoo {zoo}: group mac/{config.backbone}/nfe complete")
 
 
 @build_app.command("subset")
 @user_errors
-@with_config_options(ConfigOptions(_SUBSET, exclude=("patterns", "task")))
+@with_config_options(ConfigOptions(_SUBSET, exclude=("patterns", "task")), _SCALE_OUT)
 def build_subset(
     zoo: NewZoo,
     keys: Annotated[
@@ -137,6 +148,7 @@ def build_subset(
     ] = None,
     *,
     overrides: dict[str, object],
+    scale_out: dict[str, object],
 ) -> None:
     """Keep training a task's model with only KEYS free and store them every EVERY steps
     (p-diff's checkpoint collection; resumable)."""
@@ -144,5 +156,7 @@ def build_subset(
         patterns=tuple(keys or _SUBSET.patterns), task=task or _SUBSET.task, **overrides
     )
     chosen = resolve_task(config.task)
-    build_with_progress(build_subset_zoo, zoo, config, chosen, max(1, len(config.values)))
+    build_with_progress(
+        build_subset_zoo, zoo, config, chosen, max(1, len(config.values)), scale_out
+    )
     _console.print(f"zoo {zoo}: subset group complete")

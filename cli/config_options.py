@@ -86,7 +86,8 @@ class ConfigOptions:
 
     ``defaults`` is the instance whose values ``--help`` shows; ``choices`` maps a field to its
     registry's ``{name: one line of help}``; ``notes`` adds a sentence to a field's help (e.g.
-    which families default otherwise); ``names`` renames an option (``{"value_a": "a"}``).
+    which families default otherwise); ``names`` renames an option (``{"value_a": "a"}``);
+    ``into`` is the command's parameter that receives the given values.
     """
 
     defaults: object
@@ -95,6 +96,7 @@ class ConfigOptions:
     choices: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)
     names: Mapping[str, str] = field(default_factory=dict)
+    into: str = OVERRIDES
 
     @cached_property
     def options(self) -> dict[str, _FieldOption]:
@@ -136,24 +138,31 @@ class ConfigOptions:
         }
 
 
-def with_config_options(options: ConfigOptions) -> Callable[[F], F]:
-    """Decorate a command taking ``overrides``: its signature gains ``options``' parameters, and
-    it is called with the given ones as ``overrides={field: value}``."""
+def with_config_options(*groups: ConfigOptions) -> Callable[[F], F]:
+    """Decorate a command taking one parameter per group's ``into`` (``overrides`` by default):
+    its signature gains the groups' options, and it is called with each group's given ones as
+    ``into={field: value}``."""
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command, eval_str=True)
-        own = [p for name, p in signature.parameters.items() if name != OVERRIDES]
-        clashes = sorted({p.name for p in own} & set(options.options))
-        if clashes or OVERRIDES not in signature.parameters:
-            raise TypeError(f"{command.__name__}: needs {OVERRIDES!r}, no options {clashes}")
+        receivers = {group.into for group in groups}
+        own = [p for name, p in signature.parameters.items() if name not in receivers]
+        names = [name for group in groups for name in group.options]
+        clashes = sorted(
+            {p.name for p in own} & set(names) | {n for n in names if names.count(n) > 1}
+        )
+        if clashes or not receivers <= set(signature.parameters):
+            raise TypeError(f"{command.__name__}: needs {sorted(receivers)}, no options {clashes}")
 
         @functools.wraps(command)
         def with_options(**values: Any) -> Any:
             context = values.pop(_CONTEXT)
-            config = {name: values.pop(name) for name in options.options}
-            return command(**values, **{OVERRIDES: options.given(config, context)})
+            for group in groups:
+                config = {name: values.pop(name) for name in group.options}
+                values[group.into] = group.given(config, context)
+            return command(**values)
 
-        derived = [option.parameter for option in options.options.values()]
+        derived = [option.parameter for group in groups for option in group.options.values()]
         keyword = inspect.Parameter.KEYWORD_ONLY
         context = inspect.Parameter(_CONTEXT, keyword, annotation=typer.Context)
         parameters = [*own, *derived, context]

@@ -22,6 +22,19 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray with 2 worker CPUs for the whole session (starting one takes seconds);
+    ``RayRuns`` uses a running Ray and leaves it running."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture
 def state_dict() -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)

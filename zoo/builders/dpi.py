@@ -22,7 +22,8 @@ from pathlib import Path
 from paramgen.errors import ParamgenError
 from paramgen.families.dpi import DpiConfig, DpiFamily
 from paramgen.tasks.denoising import StyledDigitsDenoising
-from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Executor, Init, RunReport, build_zoo
+from zoo.builders.units import run_in_process
 
 __all__ = ["DpiZooConfig", "build_dpi_zoo"]
 
@@ -110,7 +111,11 @@ def build_dpi_zoo(
     path: str | Path,
     config: DpiZooConfig = DpiZooConfig(),
     on_run: Callable[[RunReport], None] | None = None,
+    execute: Executor = run_in_process,
 ) -> Path:
-    """Build (or finish building) the style-DPI zoo at ``path``; returns the path."""
-    build_zoo(path, DpiFamily(), config.family_config, config.task, config.plan, on_run)
+    """Build (or finish building) the style-DPI zoo at ``path``; returns the path. ``execute``
+    trains the runs (in this process by default; ``RayRuns`` on Ray workers)."""
+    build_zoo(
+        path, DpiFamily(), config.family_config, config.task, config.plan, on_run, execute=execute
+    )
     return Path(path)

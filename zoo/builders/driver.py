@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,17 +35,28 @@ from torch import nn
 
 from paramgen.errors import ParamgenError
 from paramgen.families import Family, Tensors, get_family
-from paramgen.runs import RunStart, TrainSettings, can_batch, train_runs
+from paramgen.runs import RunStart, TrainSettings, train_runs
 from paramgen.schema import ParamSchema
 from paramgen.tasks import Task, resolve_task, task_spec
 from zoo.bases import zoo_base_loader
+from zoo.builders.units import BuildWork, PlannedRun, RunRows, WorkUnit, run_in_process, work_units
 from zoo.group import ZooGroup
 from zoo.store import Zoo
 
-__all__ = ["INIT_HELP", "BuildPlan", "Init", "RunReport", "build_zoo", "last_checkpoint"]
+__all__ = [
+    "INIT_HELP",
+    "BuildPlan",
+    "Executor",
+    "Init",
+    "RunReport",
+    "build_zoo",
+    "last_checkpoint",
+]
 
 Init = Literal["chain", "per-run", "shared"]
-_SCORE_BLOCK = 16  # checkpoints scored side by side: a run's rows are not stacked all at once
+Executor = Callable[
+    [BuildWork, Sequence[WorkUnit], Mapping[int, Tensors | None]], Iterator[list[RunRows]]
+]  # trains units (each after those in its ``after``), yielding each unit's rows as it ends
 
 INIT_HELP = (
     "chain (each run warm-starts from its training neighbour: smooth in the condition), per-run "
@@ -165,11 +176,6 @@ def last_checkpoint(group: ZooGroup, condition: str | None, value: float | None)
     return group.tensors(int(rows[group.read(rows).step.argmax()]))
 
 
-def _depth(value: float, parents: dict[float, float | None]) -> int:
-    parent = parents[value]
-    return 0 if parent is None else 1 + _depth(parent, parents)
-
-
 @dataclass
 class _Build:
     """One build's resolved pieces."""
@@ -186,41 +192,35 @@ class _Build:
         condition = {self.task.condition: value} if self.task.condition else {}
         return self.group.indices(**condition).size >= self.plan.keep_last
 
-    def score(self, rows: list[Tensors], value: float | None) -> list[float]:
-        if can_batch(self.family, self.base, self.config, self.task):
-            forward = self.family.functional(self.base, self.config)
-            scores = []
-            for start in range(0, len(rows), _SCORE_BLOCK):  # a block at a time: bounded memory
-                block = rows[start : start + _SCORE_BLOCK]
-                stacked = {name: torch.stack([row[name] for row in block]) for name in block[0]}
-                scores += self.task.batched_scores(forward, stacked, value).tolist()
-            return scores
-        return [
-            self.task.score(self.family.apply(self.base, self.config, row), value) for row in rows
-        ]
+    def work(self) -> BuildWork:
+        """What each unit of this build needs besides its starts."""
+        return BuildWork(
+            self.family,
+            self.config,
+            self.task,
+            self.base,
+            self.plan.settings,
+            self.group.schema,
+            self.plan.method == "batched",
+            self.prepare_row,
+        )
 
-    def append(self, run: int, start: RunStart, rows: list[Tensors]) -> RunReport:
-        value = start.values[0]
-        if self.prepare_row is not None:
-            rows = [self.prepare_row(row) for row in rows]
-        scores = self.score(rows, value)
-        matrix = torch.empty(len(rows), self.group.schema.dim)  # filled in place: one copy
-        for index, row in enumerate(rows):
-            matrix[index] = self.group.schema.flatten(row)
+    def append(self, rows: RunRows) -> RunReport:
+        value = rows.run.value
         self.group.append(
-            matrix,
+            rows.matrix,
             conditions={self.task.condition: value} if self.task.condition else {},
-            metrics={self.task.metric: scores},
-            run=run,
+            metrics={self.task.metric: rows.scores},
+            run=rows.run.run,
             step=self.plan.settings.kept_steps,
-            seed=start.seed,
+            seed=rows.run.seed,
             split=self.plan.split_of(value),
         )
-        return RunReport(value, self.plan.split_of(value), scores)
+        return RunReport(value, self.plan.split_of(value), rows.scores)
 
     def start_of(self, parent: float | None) -> Tensors | None:
-        """The start of a run whose chain parent is ``parent``: its last checkpoint, or a fresh
-        start (None) where there is no parent."""
+        """The start of a run whose chain parent is ``parent`` (built before this build): its
+        last checkpoint, or a fresh start (None) where there is no parent."""
         if parent is None:
             return None
         return last_checkpoint(self.group, self.task.condition, parent)
@@ -246,13 +246,15 @@ def build_zoo(
     plan: BuildPlan = BuildPlan(),
     on_run: Callable[[RunReport], None] | None = None,
     prepare_row: Callable[[Tensors], Tensors] | None = None,
+    execute: Executor = run_in_process,
 ) -> str:
     """Build (or finish building) the group of ``family`` × ``task`` in the zoo at ``path``
     (created if missing); returns the group's name.
 
     ``task`` is a Task or an import string ``package.module:object``; ``prepare_row`` maps each
     kept checkpoint to the row stored (e.g. LoRA's canonical form); ``on_run`` is called once per
-    value, in build order.
+    value, as its rows are appended; ``execute`` trains the units (in this process by default;
+    ``zoo.builders.ray_runs.RayRuns`` as Ray tasks). This process stays the zoo's only writer.
     """
     path = Path(path)
     family = get_family(family) if isinstance(family, str) else family
@@ -283,7 +285,7 @@ def build_zoo(
         )
         _refuse_another_config(group, wanted, path)
         build = _Build(family, family_config, task, plan, base, group, prepare_row)
-        _run_pending(build, on_run or (lambda report: None))
+        _run_pending(build, on_run or (lambda report: None), execute)
     return group.name
 
 
@@ -303,42 +305,25 @@ def _refuse_another_config(group: ZooGroup, wanted: dict, path: Path) -> None:
         )
 
 
-def _run_pending(build: _Build, on_run: Callable[[RunReport], None]) -> None:
+def _run_pending(build: _Build, on_run: Callable[[RunReport], None], execute: Executor) -> None:
     plan = build.plan
-    values: tuple[float | None, ...] = plan.values or (None,)
+    parents = plan.parents() if plan.values else {None: None}
     pending = []
-    for run, value in enumerate(values):
+    for run, value in enumerate(plan.values or (None,)):
         if build.built(value):
             on_run(RunReport(value, plan.split_of(value), None))
         else:
-            pending.append((run, value))
+            pending.append(PlannedRun(run, value, plan.run_seed(run), parents[value]))
     if not pending:
         return
-    parents = plan.parents() if plan.values else {None: None}
-    depth = {value: _depth(value, parents) for value in values}
-    pending.sort(key=lambda item: depth[item[1]])  # parents train before their children
+    waiting = {run.value for run in pending}
     shared = build.anchor() if plan.init == "shared" else None
+    known = {  # starts known before the build: fresh, the anchor, or a finished parent's last
+        run.run: shared if shared is not None else build.start_of(run.parent)
+        for run in pending
+        if run.parent is None or run.parent not in waiting
+    }
     size = plan.runs_per_batch if plan.method == "batched" else 1
-    while pending:
-        level = depth[pending[0][1]]
-        batch = [item for item in pending if depth[item[1]] == level][:size]
-        pending = [item for item in pending if item not in batch]
-        starts = [
-            RunStart(
-                (value,),
-                plan.run_seed(run),
-                shared if shared is not None else build.start_of(parents[value]),
-            )
-            for run, value in batch
-        ]
-        trained = train_runs(
-            build.family,
-            build.config,
-            build.base,
-            build.task,
-            starts,
-            plan.settings,
-            batched=plan.method == "batched",
-        )
-        for (run, _), start, rows in zip(batch, starts, trained, strict=True):
-            on_run(build.append(run, start, rows))
+    for rows in execute(build.work(), work_units(pending, parents, size), known):
+        for run_rows in rows:
+            on_run(build.append(run_rows))

@@ -25,7 +25,8 @@ from paramgen.families.lora import LoraFamily, LoraSpec
 from paramgen.families.lora.algebra import canonicalize
 from paramgen.tasks import Task, resolve_task
 from paramgen.tasks.digits import StyledDigitsClassification
-from zoo.builders.driver import INIT_HELP, BuildPlan, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Executor, RunReport, build_zoo
+from zoo.builders.units import run_in_process
 from zoo.store import group_name
 
 __all__ = ["LoraZooConfig", "build_lora_zoo"]
@@ -144,8 +145,10 @@ def build_lora_zoo(
     path: str | Path,
     config: LoraZooConfig = LoraZooConfig(),
     on_run: Callable[[RunReport], None] | None = None,
+    execute: Executor = run_in_process,
 ) -> Path:
-    """Build (or finish building) the LoRA zoo at ``path``; returns the path."""
+    """Build (or finish building) the LoRA zoo at ``path``; returns the path. ``execute``
+    trains the runs (in this process by default; ``RayRuns`` on Ray workers)."""
     spec = config.spec
     build_zoo(
         path,
@@ -155,5 +158,6 @@ def build_lora_zoo(
         config.plan,
         on_run,
         prepare_row=(lambda row: canonicalize(row, spec)) if config.canonical else None,
+        execute=execute,
     )
     return Path(path)

@@ -25,7 +25,8 @@ from pathlib import Path
 from paramgen.errors import ParamgenError
 from paramgen.families.mac import MacFamily, MacNetConfig
 from paramgen.tasks.flow_sampling import FLOW_BACKBONE, DigitsFlowSampling
-from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Executor, Init, RunReport, build_zoo
+from zoo.builders.units import run_in_process
 
 __all__ = ["MacZooConfig", "build_mac_zoo"]
 
@@ -144,7 +145,11 @@ def build_mac_zoo(
     path: str | Path,
     config: MacZooConfig = MacZooConfig(),
     on_run: Callable[[RunReport], None] | None = None,
+    execute: Executor = run_in_process,
 ) -> Path:
-    """Build (or finish building) the MAC zoo at ``path``; returns the path."""
-    build_zoo(path, MacFamily(), config.family_config, config.task, config.plan, on_run)
+    """Build (or finish building) the MAC zoo at ``path``; returns the path. ``execute``
+    trains the runs (in this process by default; ``RayRuns`` on Ray workers)."""
+    build_zoo(
+        path, MacFamily(), config.family_config, config.task, config.plan, on_run, execute=execute
+    )
     return Path(path)

@@ -18,7 +18,8 @@ from paramgen.errors import ParamgenError
 from paramgen.families.subset import SubsetConfig, SubsetFamily
 from paramgen.tasks import Task
 from paramgen.tasks.digits import DigitsClassification
-from zoo.builders.driver import INIT_HELP, BuildPlan, Init, RunReport, build_zoo
+from zoo.builders.driver import INIT_HELP, BuildPlan, Executor, Init, RunReport, build_zoo
+from zoo.builders.units import run_in_process
 
 __all__ = ["SubsetZooConfig", "build_subset_zoo"]
 
@@ -90,6 +91,16 @@ def build_subset_zoo(
     path: str | Path,
     config: SubsetZooConfig = SubsetZooConfig(),
     on_run: Callable[[RunReport], None] | None = None,
+    execute: Executor = run_in_process,
 ) -> str:
-    """Collect the checkpoints into the zoo at ``path``; returns the group's name."""
-    return build_zoo(path, SubsetFamily(), config.family_config, config.task, config.plan, on_run)
+    """Collect the checkpoints into the zoo at ``path``; returns the group's name.
+    ``execute`` trains the runs (in this process by default; ``RayRuns`` on Ray workers)."""
+    return build_zoo(
+        path,
+        SubsetFamily(),
+        config.family_config,
+        config.task,
+        config.plan,
+        on_run,
+        execute=execute,
+    )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,6 +32,7 @@ from zoo.builders import (
     build_mac_zoo,
     build_subset_zoo,
 )
+from zoo.builders.ray_runs import RayRuns
 from zoo.store import Zoo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -262,6 +264,23 @@ def test_an_interrupted_build_resumes_without_duplicating_rows(builder, bases, b
         zip(whole.conditions[builder.condition].tolist(), whole.step.tolist(), strict=True)
     )
     assert torch.equal(resumed.params[: len(partial)], whole.params[: len(partial)])
+
+
+def test_a_build_on_ray_writes_exactly_the_rows_of_the_in_process_build(
+    builder, bases, built, tmp_path, ray_cluster
+):
+    path = shutil.copy(bases, tmp_path / "ray.h5")
+    builder.build(path, builder.make(), execute=RayRuns(workers=2))
+    ours, theirs = read(path, builder.group), read(built, builder.group)
+    assert len(ours) == len(theirs)
+    ours_order, their_order = (np.lexsort((rows.step, rows.run)) for rows in (ours, theirs))
+    assert torch.equal(ours.params[ours_order], theirs.params[their_order])  # bit for bit
+    for name in ("conditions", "metrics"):
+        for key, column in getattr(theirs, name).items():
+            assert torch.equal(getattr(ours, name)[key][ours_order], column[their_order]), key
+    for name in ("run", "step", "seed"):
+        assert (getattr(ours, name)[ours_order] == getattr(theirs, name)[their_order]).all()
+    assert [ours.split[i] for i in ours_order] == [theirs.split[i] for i in their_order]
 
 
 def test_another_config_is_refused_and_the_zoo_left_as_it_was(builder, built, tmp_path):
