@@ -169,7 +169,10 @@ class ScaleOut:
     )
 
     def executor(self) -> Executor:
-        """``run_in_process``, or ``RayRuns`` where workers or an address are given."""
+        """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked
+        now, with Ray's presence, so that a mistake stops the build before the zoo is touched)."""
         if not self.workers and not self.ray_address:
             return run_in_process
-        return RayRuns(self.workers, self.ray_address, self.retries)
+        runs = RayRuns(self.workers, self.ray_address, self.retries)
+        require_ray()
+        return runs

@@ -10,14 +10,16 @@ import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
-from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from torch import nn
 
 from paramgen.errors import ParamgenError
 from paramgen.families.protocol import check_tensors
+
+if TYPE_CHECKING:  # peft (with transformers) takes seconds to import: only where it is used
+    from peft import LoraConfig, PeftModel
 
 __all__ = [
     "PEFT_KEY_PREFIX",
@@ -114,6 +116,8 @@ class LoraSpec:
 
     def peft_config(self, random_init: bool = False) -> LoraConfig:
         """peft's config; ``random_init`` makes B non-zero so a fresh adapter is not a no-op."""
+        from peft import LoraConfig
+
         return LoraConfig(
             r=self.rank,
             lora_alpha=self.alpha,
@@ -136,6 +140,8 @@ class LoraSpec:
 
 def attach_lora(backbone: nn.Module, spec: LoraSpec, random_init: bool = False) -> PeftModel:
     """A copy of ``backbone`` with a trainable adapter; the backbone itself is not modified."""
+    from peft import get_peft_model
+
     names = [name for name, _ in backbone.named_modules() if name]
     # peft matches a target against the end of a module's dotted name.
     missing = [t for t in spec.targets if not any(n == t or n.endswith("." + t) for n in names)]
@@ -148,6 +154,8 @@ def attach_lora(backbone: nn.Module, spec: LoraSpec, random_init: bool = False) 
 
 def lora_tensors(model: PeftModel) -> dict[str, torch.Tensor]:
     """The adapter's tensors (detached copies) under zoo names."""
+    from peft.utils import get_peft_model_state_dict
+
     return {
         key.removeprefix(PEFT_KEY_PREFIX): value.detach().clone()
         for key, value in get_peft_model_state_dict(model).items()
@@ -156,6 +164,8 @@ def lora_tensors(model: PeftModel) -> dict[str, torch.Tensor]:
 
 def load_lora_tensors(model: PeftModel, tensors: Mapping[str, torch.Tensor]) -> PeftModel:
     """Put stored adapter ``tensors`` into ``model`` (made by ``attach_lora``), checked by name."""
+    from peft.utils import set_peft_model_state_dict
+
     check_tensors(tensors, lora_tensors(model), "adapter tensors for this backbone and spec")
     result = set_peft_model_state_dict(
         model, {PEFT_KEY_PREFIX + key: value for key, value in tensors.items()}
