@@ -91,3 +91,7 @@ def _root(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m cli.app: what torchrun runs on each process of a fit
+    main()

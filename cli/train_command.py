@@ -8,16 +8,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from cli.config_options import with_config_options
+from cli.distributed import launch, process_group, relaunched_arguments, under_torchrun
 from cli.errors import user_errors
 from cli.generator_options import generator_options
 from cli.progress import StageBars
 from paramgen.errors import ParamgenError
 from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, config_for_family
+from paramgen.generator.collective import Collective
 from paramgen.generator.config import TrainingSet
 from paramgen.persistence import CONFIG_FILE
 from zoo.store import Zoo
@@ -41,6 +44,13 @@ AutoencoderOption = Annotated[
     typer.Option(
         help="Shorthand for --ae-channels: conv (p-diff's 1D convolutions) or linear (exact "
         "for zoos of fewer rows than latent dimensions). Default: the family's."
+    ),
+]
+NprocOption = Annotated[
+    int,
+    typer.Option(
+        help="Fit on N processes of this machine (DistributedDataParallel over gloo, launched "
+        "with torchrun; each reads its share of the rows). 1: in this process."
     ),
 ]
 ForceOption = Annotated[
@@ -82,7 +92,11 @@ def _config(
 
 
 def _fit(
-    data: TrainingSet, config: GeneratorConfig, checkpoint: Path, every: int
+    data: TrainingSet,
+    config: GeneratorConfig,
+    checkpoint: Path,
+    every: int,
+    collective: Collective,
 ) -> ParamGenerator:
     """The fitted generator, with progress bars; Ctrl-C ends with the resume hint (status 130).
     A warning from the fit is one ``warning:`` line on stderr, printed when it is raised."""
@@ -91,7 +105,8 @@ def _fit(
             warnings.showwarning = lambda message, *_: _stderr.print(
                 f"[bold yellow]warning:[/] {escape(str(message))}"
             )
-            return ParamGenerator.fit(data, config, bars.training_step, checkpoint, every)
+            progress = bars.training_step
+            return ParamGenerator.fit(data, config, progress, checkpoint, every, collective)
     except KeyboardInterrupt:
         _console.print(f"interrupted; run the same command again to resume from {checkpoint}")
         raise typer.Exit(130) from None
@@ -112,6 +127,7 @@ def train(
     ] = 100,
     force: ForceOption = False,
     unconditional: UnconditionalOption = False,
+    nproc: NprocOption = 1,
     *,
     overrides: dict[str, object],
 ) -> None:
@@ -121,14 +137,23 @@ def train(
     interrupted, the same command resumes from the last checkpoint and ends with the same weights.
     """
     checkpoint = out / FIT_CHECKPOINT
-    if not _ready_to_fit(out, checkpoint, force):
-        return
-    with Zoo.open(zoo) as store:  # open while fitting: large training sets stream from it
-        data = training_set(store.group(group), None if split == "all" else split)
-        if unconditional:
-            data = replace(data, conditions={})
-        config = _config(data.metadata.get("family"), overrides, autoencoder)
-        generator = _fit(data, config, checkpoint, checkpoint_every)
-    generator.save_pretrained(out)
-    checkpoint.unlink(missing_ok=True)
-    _console.print(f"trained on {len(data.params)} rows of {group}; saved to {out}")
+    if nproc > 1 and not under_torchrun():
+        raise typer.Exit(launch(nproc, relaunched_arguments("train", "--nproc")))
+    with process_group() as collective:
+        _console.quiet = collective.rank > 0  # one report, from the first process
+        if not _ready_to_fit(out, checkpoint, force):
+            return
+        with Zoo.open(zoo) as store:  # open while fitting: large training sets stream from it
+            chosen = store.group(group)
+            config = _config(chosen.family, overrides, autoencoder)
+            share = (collective.rank, collective.world, config.seed)
+            rows = None if split == "all" else split
+            data = training_set(chosen, rows, share=share if collective.world > 1 else None)
+            if unconditional:
+                data = replace(data, conditions={})
+            generator = _fit(data, config, checkpoint, checkpoint_every, collective)
+        count = int(collective.sum(torch.tensor(len(data.params))))
+        if collective.rank == 0:
+            generator.save_pretrained(out)
+            checkpoint.unlink(missing_ok=True)
+    _console.print(f"trained on {count} rows of {group}; saved to {out}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import h5py
@@ -121,6 +122,11 @@ class ZooGroup:
     def _node(self) -> h5py.Group:
         # Looked up each time: the writer reopens its file when it leaves SWMR mode.
         return self._zoo.file[self._path]
+
+    @property
+    def zoo_path(self) -> Path:
+        """The zoo file this group lives in (what a process of its own opens it by)."""
+        return self._zoo.path
 
     @property
     def checked(self) -> bool:

@@ -1,10 +1,11 @@
 """Mid-training checkpoints of a generator fit, so a killed ``fit`` resumes where it stopped.
 
-One safetensors file holds the model's state, the optimiser's tensors and the random generator's
-state; its metadata holds the rest as JSON (stage, step, optimiser hyper-parameters, learning-rate
-schedule, and a fingerprint of the config and the training rows). It is written to a temporary
-file and renamed, so a crash leaves either the previous checkpoint or the new one. A resumed fit
-replays the same minibatches and noise and ends with the same weights as an uninterrupted one.
+One safetensors file holds the model's state, the optimiser's tensors and the random generators'
+states (one per process of a distributed fit); its metadata holds the rest as JSON (stage, step,
+optimiser hyper-parameters, learning-rate schedule, and a fingerprint of the config and the
+training rows). It is written to a temporary file and renamed, so a crash leaves either the
+previous checkpoint or the new one. A resumed fit replays the same minibatches and noise and ends
+with the same weights as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ class FitCheckpoint:
         model: nn.Module,
         optimiser: torch.optim.Optimizer,
         schedule: torch.optim.lr_scheduler.LRScheduler,
-        rng: torch.Generator,
+        rng_states: torch.Tensor,
     ) -> None:
+        """Write the state after ``step`` of ``stage``; ``rng_states`` [processes, S]: each
+        process's random generator state, in rank order."""
         optimiser_state = optimiser.state_dict()
         tensors = {_MODEL + k: v.detach().contiguous() for k, v in model.state_dict().items()}
         tensors |= {
@@ -96,7 +99,7 @@ class FitCheckpoint:
             for index, slots in optimiser_state["state"].items()
             for name, value in slots.items()
         }
-        tensors[_RNG] = rng.get_state()
+        tensors[_RNG] = rng_states.contiguous()
         meta = {
             "fingerprint": self.fingerprint,
             "stage": stage,
@@ -120,7 +123,9 @@ class FitCheckpoint:
         optimiser: torch.optim.Optimizer,
         schedule: torch.optim.lr_scheduler.LRScheduler,
         rng: torch.Generator,
+        rank: int = 0,
     ) -> None:
+        """Put the saved optimiser, schedule and process ``rank``'s random state in place."""
         slots: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in resume.tensors.items():
             if key.startswith(_OPTIMISER):
@@ -128,7 +133,8 @@ class FitCheckpoint:
                 slots.setdefault(int(index), {})[name] = value
         optimiser.load_state_dict({"state": slots, "param_groups": resume.meta["param_groups"]})
         schedule.load_state_dict(resume.meta["schedule"])
-        rng.set_state(resume.tensors[_RNG])
+        states = resume.tensors[_RNG]
+        rng.set_state((states[rank] if states.dim() == 2 else states).clone())  # [S]: one process
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

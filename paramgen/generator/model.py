@@ -31,11 +31,18 @@ from torch import nn
 from paramgen.errors import ParamgenError
 from paramgen.generator.architectures import ARCHITECTURES
 from paramgen.generator.checkpoint import Fingerprint, FitCheckpoint
+from paramgen.generator.collective import SOLO, Collective
 from paramgen.generator.condition_checks import check_finite, report_outside_range
 from paramgen.generator.conditions import CONDITION_ENCODERS, NoConditionEncoder
 from paramgen.generator.config import GeneratorConfig, TrainingSet
 from paramgen.generator.denoiser import LatentDenoiser
-from paramgen.generator.fit import FitRun, Progress, train_autoencoder, train_denoiser
+from paramgen.generator.fit import (
+    FitRun,
+    Progress,
+    per_process,
+    train_autoencoder,
+    train_denoiser,
+)
 from paramgen.generator.normalization import TensorwiseNormalizer
 from paramgen.generator.row_codes import CodeBasis
 from paramgen.generator.rows import NormalizedRows, RowSource, checked_chunks
@@ -49,6 +56,7 @@ from paramgen.solvers import sample as solve
 __all__ = ["FIT_CHECKPOINT", "ParamGenerator"]
 
 FIT_CHECKPOINT = "fit-checkpoint.safetensors"  # beside config.json while a fit runs
+_RANK_SEEDS = 1_000_003  # process k of a distributed fit draws from seed + k · this
 
 
 MAX_SAMPLE_BYTES = 4 * 2**30
@@ -110,8 +118,15 @@ class ParamGenerator(Pretrained, nn.Module):
         on_progress: Progress | None = None,
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 100,
+        collective: Collective = SOLO,
     ) -> ParamGenerator:
         """Train the autoencoder, then the latent denoiser, on ``data``.
+
+        With ``collective`` a ``DistributedFit`` (every process of a torchrun group calls
+        ``fit``), ``data`` holds this process's share of the rows; statistics are totalled over
+        the processes and gradients averaged (see :mod:`paramgen.generator.collective`), each
+        process draws ``batch_size / processes`` rows a step, and only rank 0 reports progress
+        and writes the checkpoint. Every process returns the same generator.
 
         With ``checkpoint`` (a file path), the training state is saved there every
         ``checkpoint_every`` steps and at the end of each stage, and a fit that finds a checkpoint
@@ -119,9 +134,11 @@ class ParamGenerator(Pretrained, nn.Module):
         uninterrupted fit. The file is left in place; delete it once the generator is saved.
         """
         config = (config or GeneratorConfig()).for_dim(data.schema.dim)
-        if len(data.params) < 2:
+        rows_in_all = int(collective.sum(torch.tensor(len(data.params))))
+        if rows_in_all < 2 or not len(data.params):
             raise ParamgenError(
-                f"a generator needs at least 2 training rows, got {len(data.params)}"
+                f"a generator needs at least 2 training rows (and one per process), got "
+                f"{len(data.params)} here of {rows_in_all}"
             )
         if checkpoint_every < 1:
             raise ParamgenError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
@@ -129,17 +146,23 @@ class ParamGenerator(Pretrained, nn.Module):
         shapes = {name: tuple(value.shape[1:]) for name, value in data.conditions.items()}
         torch.manual_seed(config.seed)  # the initial weights too: a fit is a function of its seed
         generator = cls(config, data.schema, shapes, data.metadata)
+        conditions = collective.gather_dict(data.conditions)  # every process's, in rank order
         chunks = checked_chunks(data.params)
         digest = Fingerprint(asdict(config))
         if checkpoint is not None:  # hashed in the statistics' pass: the rows are read once
             chunks = map(digest.update, chunks)
-        generator.normalizer.fit(chunks)
-        generator.condition_encoder.fit(data.conditions)
-        run = FitRun(torch.Generator().manual_seed(config.seed), on_progress)
+        generator.normalizer.fit(chunks, across=collective.sum)
+        generator.condition_encoder.fit(conditions)
+        run = FitRun(
+            torch.Generator().manual_seed(config.seed + _RANK_SEEDS * collective.rank),
+            on_progress if collective.rank == 0 else None,
+            step_config=per_process(config, collective),
+            collective=collective,
+        )
         if checkpoint is not None:
-            for name in sorted(data.conditions):
-                digest.update(data.conditions[name])
-            run.checkpoint = FitCheckpoint(checkpoint, digest.hexdigest())
+            for name in sorted(conditions):
+                digest.update(conditions[name])
+            run.checkpoint = FitCheckpoint(checkpoint, collective.agree(digest.hexdigest()))
             run.every = checkpoint_every
             run.resume = run.checkpoint.read()
             if run.resume is not None:

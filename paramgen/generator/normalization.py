@@ -12,7 +12,7 @@ they are saved with the generator.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import torch
@@ -41,16 +41,24 @@ class TensorwiseNormalizer(nn.Module):
         self.register_buffer("std", torch.ones(len(sizes)))
 
     @torch.no_grad()
-    def fit(self, rows: torch.Tensor | Iterable[torch.Tensor]) -> TensorwiseNormalizer:
+    def fit(
+        self,
+        rows: torch.Tensor | Iterable[torch.Tensor],
+        across: Callable[[torch.Tensor], torch.Tensor] = lambda sums: sums,
+    ) -> TensorwiseNormalizer:
         """Statistics of ``rows`` [N, D], or of chunks of them read one at a time: the centre,
-        then one spread per tensor around it (sums in float64, so one pass over the rows)."""
+        then one spread per tensor around it (sums in float64, so one pass over the rows).
+        ``across`` totals the sums over the processes of a distributed fit (each has its share
+        of the rows)."""
         chunks = [rows] if isinstance(rows, torch.Tensor) else rows
-        count, total, squares = 0, 0.0, 0.0
+        count = torch.zeros((), dtype=torch.float64)
+        total = squares = torch.zeros(int(self.sizes.sum()), dtype=torch.float64)
         for chunk in chunks:
             chunk = chunk.double()
-            count += len(chunk)
+            count = count + len(chunk)
             total = total + chunk.sum(dim=0)
             squares = squares + chunk.square().sum(dim=0)
+        count, total, squares = across(count), across(total), across(squares)
         if count == 0:
             raise ParamgenError("cannot fit normalisation statistics on zero rows")
         sizes = self.sizes.tolist()
