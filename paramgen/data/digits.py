@@ -9,7 +9,6 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 
 from paramgen.errors import ParamgenError
 
@@ -33,6 +32,8 @@ class DigitImages:
 
 @cache
 def _all_digits() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    from sklearn.datasets import load_digits  # sklearn takes 1.5 s to import: only when used
+
     bunch = load_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [N, 1, 8, 8]
     images = F.interpolate(images, size=(SIZE, SIZE), mode="bilinear", align_corners=False)

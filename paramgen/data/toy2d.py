@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 
 import torch
-from sklearn.datasets import make_moons
 
 from paramgen.errors import ParamgenError
 
@@ -31,6 +30,8 @@ def _eight_gaussians(n: int, generator: torch.Generator) -> torch.Tensor:
 
 def _moons(n: int, generator: torch.Generator) -> torch.Tensor:
     """sklearn's two moons with noise 0.2, scaled ×3 and shifted by −1 (torchcfm's scaling)."""
+    from sklearn.datasets import make_moons  # sklearn takes 1.5 s to import: only when used
+
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     points, _ = make_moons(n_samples=n, noise=0.2, random_state=seed)
     return torch.tensor(points, dtype=torch.float32) * 3 - 1
