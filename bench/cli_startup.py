@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from seed_processes import save_json
+
 RESULTS = Path(__file__).with_name("results") / "cli_startup.json"
 ROOT = Path(__file__).parents[1]
 PROBE = """
@@ -112,8 +114,7 @@ def main() -> None:
     result["zoo_info_read_bytes_without_walk"] = read_bytes(zoo, walk=False)[0]
     zoo.unlink()
     tiny.unlink()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    save_json(RESULTS, result)
     print(json.dumps(result, indent=1))
 
 

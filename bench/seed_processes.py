@@ -13,7 +13,7 @@ from pathlib import Path
 
 from spread import mean_sd
 
-__all__ = ["peak_gib", "run_seeds", "run_seeds_and_write", "write_results"]
+__all__ = ["peak_gib", "run_seeds", "run_seeds_and_write", "save_json", "write_results"]
 
 
 def peak_gib() -> float:
@@ -75,9 +75,14 @@ def write_results(
         },
         "per_seed": per_seed,
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=1) + "\n")
+    save_json(args.results, result)
     print(json.dumps(figures, indent=1))
+
+
+def save_json(path: Path, results: dict) -> None:
+    """Write a bench's ``results`` to ``path`` (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def add_seed_options(parser: argparse.ArgumentParser) -> None:

@@ -125,16 +125,20 @@ class RayRuns:
                 continue
             yield rows
         if failed:
-            raise ParamgenError(self._failure(failed, len(units)))
+            raise ParamgenError(self._failure(ray, failed, len(units)))
 
-    def _failure(self, failed: dict[int, tuple[WorkUnit, Exception]], total: int) -> str:
+    def _failure(
+        self, ray: ModuleType, failed: dict[int, tuple[WorkUnit, Exception]], total: int
+    ) -> str:
         """One line: which runs failed and why, which never started, and what to do."""
         causes, blocked = [], []
         for unit, error in failed.values():
             if any(index in failed for index in unit.after):
                 blocked.append(unit.describe())
-            elif isinstance(error, Exception) and "WorkerCrashedError" in type(error).__name__:
-                causes.append(f"{unit.describe()}: its worker died {self.retries + 1} times")
+            elif isinstance(error, ray.exceptions.WorkerCrashedError):
+                tries = self.retries + 1
+                count = f"{tries} tries" if tries > 1 else "its only try"
+                causes.append(f"{unit.describe()}: its worker process died ({count})")
             else:
                 reason = str(getattr(error, "cause", None) or error).strip().splitlines()
                 causes.append(f"{unit.describe()}: {reason[-1] if reason else type(error)}")

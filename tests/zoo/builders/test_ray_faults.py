@@ -112,7 +112,7 @@ def test_a_run_whose_retries_are_spent_is_reported_and_the_rest_is_stored(
         killer.armed.set()  # the anchor is stored: kill whichever unit runs next
 
     with pytest.raises(
-        ParamgenError, match=r"of 4 units failed .* its worker died 1 times"
+        ParamgenError, match=r"of 4 units failed .* its worker process died \(its only try\)"
     ) as error:
         build_lora_zoo(path, CONFIG, on_run=arm_after_the_anchor, execute=RayRuns(2, retries=0))
     killer.done = True
