@@ -35,8 +35,8 @@ def launch(processes: int, arguments: list[str]) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    if processes < 2:
-        raise ParamgenError(f"--nproc must be >= 2 to launch torchrun, got {processes}")
+    if processes < 1:
+        raise ParamgenError(f"--nproc must be >= 1 (1: fit in this process), got {processes}")
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # no log walls
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     config = LaunchConfig(

@@ -23,6 +23,7 @@ from paramgen.generator import FIT_CHECKPOINT, GeneratorConfig, ParamGenerator, 
 from paramgen.generator.collective import Collective
 from paramgen.generator.config import TrainingSet
 from paramgen.persistence import CONFIG_FILE
+from zoo.group import ZooGroup
 from zoo.store import Zoo
 from zoo.training_set import training_set
 
@@ -91,6 +92,16 @@ def _config(
     return config_for_family(family, **overrides)
 
 
+def _training_data(
+    group: ZooGroup, split: str, unconditional: bool, seed: int, collective: Collective
+) -> TrainingSet:
+    """The rows to fit on: of ``split`` ("all": every row), this process's share of them in a
+    distributed fit, without their conditions if ``unconditional``."""
+    share = (collective.rank, collective.world, seed) if collective.world > 1 else None
+    data = training_set(group, None if split == "all" else split, share=share)
+    return replace(data, conditions={}) if unconditional else data
+
+
 def _fit(
     data: TrainingSet,
     config: GeneratorConfig,
@@ -137,7 +148,7 @@ def train(
     interrupted, the same command resumes from the last checkpoint and ends with the same weights.
     """
     checkpoint = out / FIT_CHECKPOINT
-    if nproc > 1 and not under_torchrun():
+    if nproc != 1 and not under_torchrun():
         raise typer.Exit(launch(nproc, relaunched_arguments("train", "--nproc")))
     with process_group() as collective:
         _console.quiet = collective.rank > 0  # one report, from the first process
@@ -146,11 +157,7 @@ def train(
         with Zoo.open(zoo) as store:  # open while fitting: large training sets stream from it
             chosen = store.group(group)
             config = _config(chosen.family, overrides, autoencoder)
-            share = (collective.rank, collective.world, config.seed)
-            rows = None if split == "all" else split
-            data = training_set(chosen, rows, share=share if collective.world > 1 else None)
-            if unconditional:
-                data = replace(data, conditions={})
+            data = _training_data(chosen, split, unconditional, config.seed, collective)
             generator = _fit(data, config, checkpoint, checkpoint_every, collective)
         count = int(collective.sum(torch.tensor(len(data.params))))
         if collective.rank == 0:
