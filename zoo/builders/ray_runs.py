@@ -20,6 +20,7 @@ one-line error saying what to install.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -68,6 +69,21 @@ class RayRuns:
             )
         if not self.workers and not self.address:
             raise ParamgenError("give workers >= 1 for a local Ray, or the address of a cluster")
+
+    def check(self) -> None:
+        """Refuse now, in one line, what would fail later: Ray missing, or no cluster answering
+        at ``address`` (Ray itself retries an unreachable address for minutes)."""
+        require_ray()
+        if not self.address or self.address == "auto":
+            return
+        host, _, port = self.address.removeprefix("ray://").rpartition(":")
+        try:
+            socket.create_connection((host or "localhost", int(port)), timeout=5).close()
+        except (OSError, ValueError):
+            raise ParamgenError(
+                f"no Ray cluster answers at {self.address}; start one (`ray start --head` prints "
+                "its address) or check the host and port"
+            ) from None
 
     def __call__(
         self, work: BuildWork, units: Sequence[WorkUnit], known: Mapping[int, Tensors | None]
@@ -178,5 +194,5 @@ class ScaleOut:
         if not self.workers and not self.ray_address:
             return run_in_process
         runs = RayRuns(self.workers, self.ray_address, self.retries)
-        require_ray()
+        runs.check()
         return runs

@@ -5,6 +5,7 @@ every case the zoo ends with each row exactly once, the rows of the in-process b
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -161,4 +162,17 @@ def test_without_ray_a_distributed_build_is_a_one_line_error(tmp_path, monkeypat
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("error: building on Ray needs the ray package: pip install")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_address_where_no_cluster_answers_is_a_one_line_error(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on once this socket is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    result = CliRunner().invoke(
+        app, ["zoo", "build", "lora", str(tmp_path / "z.h5"), "--ray-address", address]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: no Ray cluster answers at {address}")
     assert list(tmp_path.iterdir()) == []
