@@ -188,6 +188,12 @@ class ScaleOut:
         default=3, metadata={"help": "Retries of a run whose Ray worker process died."}
     )
 
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.retries < 0:
+            raise ParamgenError(
+                f"workers and retries must be >= 0, got {self.workers} and {self.retries}"
+            )
+
     def executor(self) -> Executor:
         """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked
         now, with Ray's presence, so that a mistake stops the build before the zoo is touched)."""
