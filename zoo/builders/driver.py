@@ -17,8 +17,10 @@ Run plans (``init``):
   trained first for ``anchor_steps`` on the training values in turn where that is > 0 — and all
   runs draw the same minibatches, so rows differ by their condition alone.
 
-A run's rows are appended in one call, so a killed build loses at most the runs in flight, and a
-re-run with the same config continues where it stopped (new values may be added).
+The pending runs are cut into units of work (:mod:`zoo.builders.units`), trained in this process
+or by an executor such as :class:`zoo.builders.ray_runs.RayRuns`; this process appends every
+run's rows, in one call each, so a killed build loses at most the runs in flight, and a re-run
+with the same config continues where it stopped (new values may be added).
 """
 
 from __future__ import annotations
