@@ -71,7 +71,7 @@ class _StageLoss(nn.Module):
 
 
 class DistributedFit(Collective):
-    """The initialised default torch.distributed process group (gloo on CPU, NCCL on GPU)."""
+    """The initialised default torch.distributed process group (gloo: the fit runs on the CPU)."""
 
     def __init__(self) -> None:
         import torch.distributed as dist

@@ -45,6 +45,11 @@ def require_ray() -> ModuleType:
     return ray
 
 
+def _check_counts(workers: int, retries: int) -> None:
+    if workers < 0 or retries < 0:
+        raise ParamgenError(f"workers and retries must be >= 0, got {workers} and {retries}")
+
+
 def _train_unit(
     work: BuildWork, unit: WorkUnit, known: Mapping[int, Tensors | None], *parents: list[RunRows]
 ) -> list[RunRows]:
@@ -63,10 +68,7 @@ class RayRuns:
     retries: int = 3
 
     def __post_init__(self) -> None:
-        if self.workers < 0 or self.retries < 0:
-            raise ParamgenError(
-                f"workers and retries must be >= 0, got {self.workers} and {self.retries}"
-            )
+        _check_counts(self.workers, self.retries)
         if not self.workers and not self.address:
             raise ParamgenError("give workers >= 1 for a local Ray, or the address of a cluster")
 
@@ -189,10 +191,7 @@ class ScaleOut:
     )
 
     def __post_init__(self) -> None:
-        if self.workers < 0 or self.retries < 0:
-            raise ParamgenError(
-                f"workers and retries must be >= 0, got {self.workers} and {self.retries}"
-            )
+        _check_counts(self.workers, self.retries)
 
     def executor(self) -> Executor:
         """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked
