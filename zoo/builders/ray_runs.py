@@ -192,6 +192,8 @@ class ScaleOut:
 
     def __post_init__(self) -> None:
         _check_counts(self.workers, self.retries)
+        if self.ray_address is not None and not self.ray_address.strip():
+            raise ParamgenError("--ray-address is empty; give HOST:PORT of a running Ray cluster")
 
     def executor(self) -> Executor:
         """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked

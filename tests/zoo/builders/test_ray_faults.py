@@ -178,9 +178,16 @@ def test_an_address_where_no_cluster_answers_is_a_one_line_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("option", [("--workers", "-1"), ("--retries", "-1")])
-def test_negative_workers_or_retries_are_one_line_errors(tmp_path, option):
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--workers", "-1"), "workers and retries must be >= 0"),
+        (("--retries", "-1"), "workers and retries must be >= 0"),
+        (("--ray-address", " "), "--ray-address is empty"),
+    ],
+)
+def test_bad_scale_out_options_are_one_line_errors(tmp_path, option, message):
     result = CliRunner().invoke(app, ["zoo", "build", "lora", str(tmp_path / "z.h5"), *option])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.startswith("error: workers and retries must be >= 0")
+    assert result.output.startswith(f"error: {message}")
     assert list(tmp_path.iterdir()) == []
