@@ -143,8 +143,9 @@ def open_for_reading(path: Path, wait: float) -> h5py.File:
 def open_for_writing(path: Path, wait: float) -> h5py.File:
     """Plain read-write handle. The caller must hold the zoo's writer lock."""
     _check_exists(path)
-    probe(path)
     if write_flags_set(path):
-        # Holding the writer lock proves the writer that set these flags is gone.
+        # Holding the writer lock proves the writer that set these flags is gone (killed, in or
+        # out of SWMR mode); cleared first, so that the probe's child can open the file too.
         clear_write_flags(path)
+    probe(path)
     return _open_zoo(path, lambda: h5py.File(path, "a", libver=LIBVER), wait, "a reader")

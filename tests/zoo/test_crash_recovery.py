@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from zoo.crash_recovery import _lookup3, clear_write_flags, write_flags_set
+from zoo.store import Zoo
 
 
 @pytest.mark.parametrize("libver", [("v110", "v110"), ("latest", "latest")])
@@ -43,3 +44,21 @@ def test_files_without_flags_are_left_alone(tmp_path):
     assert not write_flags_set(path)
     clear_write_flags(path)
     assert path.read_bytes() == before
+
+
+def test_a_zoo_whose_writer_died_outside_swmr_mode_reopens(tmp_path, schema):
+    """Killed while the file was open plainly (a new group, base weights: before any append),
+    the writer leaves flags that an SWMR reader cannot get past either; the next writer clears
+    them and finds the group."""
+    path = tmp_path / "zoo.h5"
+    zoo = Zoo.create(path)
+    zoo.create_group(family="f", backbone="b", task="t", schema=schema, conditions={})
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(path.read_bytes())  # what a writer killed now leaves behind
+    zoo.close()
+    assert write_flags_set(copy)
+    with Zoo.open(copy, "a") as reopened:
+        assert reopened.groups() == ["f/b/t"]
+        reopened.group("f/b/t").append(np.zeros(schema.dim), conditions={})
+    with Zoo.open(copy) as read:
+        assert len(read.group("f/b/t")) == 1
