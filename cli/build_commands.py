@@ -55,7 +55,8 @@ def build_with_progress(
 ) -> None:
     """Run a zoo builder with one progress step and one line per run as it is stored, its runs
     trained where ``scale_out`` (``ScaleOut``'s fields) says."""
-    execute = ScaleOut(**(scale_out or {})).executor()
+    where = ScaleOut(**(scale_out or {}))
+    execute = where.executor()
     runs, metric = f"runs ({task.condition or 'unconditional'})", task.metric
     with StageBars(_console) as bars:
 
@@ -65,10 +66,18 @@ def build_with_progress(
                 outcome = "already built"
             else:
                 outcome = f"{metric} {run.scores[0]:.4g} … {run.scores[-1]:.4g} (first … last kept)"
-            bars.print(f"{value} ({run.split}): {outcome}")
+            shard = f" → shard {run.shard}" if run.shard else ""
+            bars.print(f"{value} ({run.split}): {outcome}{shard}")
             bars.advance(runs, count)
 
         build(zoo, config, on_run=report, execute=execute)
+    if where.shards is not None:
+        _console.print(
+            f"the rows are in the shard files under {where.shards}; join them: "
+            f"paramgen zoo merge {zoo} {where.shards}",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @build_app.command("lora")

@@ -56,5 +56,10 @@ zoo_app = typer.Typer(
         LazyCommand(
             "build", "cli.build_commands:build_app", "Train checkpoints of a family into a zoo."
         ),
+        LazyCommand(
+            "merge",
+            "cli.zoo_merge_command:merge",
+            "Append the runs of a build's shard files (zoo build … --shards DIR) to its zoo.",
+        ),
     ),
 )

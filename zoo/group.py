@@ -225,6 +225,19 @@ class ZooGroup:
         self._zoo._flush()
         return range(start, start + rows)
 
+    def append_rows(self, rows: ZooRows) -> range:
+        """Append rows read from a group of the same definition (a shard, a damaged zoo's
+        intact rows) with all their labels; returns their indices."""
+        return self.append(
+            rows.params,
+            conditions=rows.conditions,
+            metrics=rows.metrics,
+            run=rows.run,
+            step=rows.step,
+            seed=rows.seed,
+            split=rows.split,
+        )
+
     def _condition_columns(self, conditions: Mapping[str, ArrayLike], rows: int) -> dict:
         check_names(conditions, self.condition_shapes, f"group {self.name!r} has conditions")
         return {

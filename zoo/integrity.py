@@ -16,6 +16,7 @@ import numpy as np
 
 from paramgen.errors import ParamgenError
 from zoo.checksums import CorruptRowsError, attrs_checksum, labels_checksums, params_checksums
+from zoo.group_definition import GroupDefinition
 from zoo.h5file import FORMAT_VERSION, UNCHECKED_VERSION
 from zoo.store import Zoo
 
@@ -112,28 +113,10 @@ def salvage_zoo(path: str | Path, out: str | Path, report: ZooCheck | None = Non
             if checked.unreadable:
                 continue
             group = zoo.group(checked.name)
-            copy = new.create_group(
-                family=group.family,
-                backbone=group.backbone,
-                task=group.task,
-                schema=group.schema,
-                conditions=group.condition_shapes,
-                metrics=group.metric_names,
-                family_config=group.family_config,
-                backbone_spec=group.backbone_spec,
-            )
+            copy = GroupDefinition.of(group).create_in(new)
             intact = np.setdiff1d(np.arange(checked.rows), np.asarray(checked.damaged, dtype=int))
             for start in range(0, intact.size, BATCH_ROWS):
-                rows = group.read(intact[start : start + BATCH_ROWS])
-                copy.append(
-                    rows.params,
-                    conditions=rows.conditions,
-                    metrics=rows.metrics,
-                    run=rows.run,
-                    step=rows.step,
-                    seed=rows.seed,
-                    split=rows.split,
-                )
+                copy.append_rows(group.read(intact[start : start + BATCH_ROWS]))
     return report
 
 

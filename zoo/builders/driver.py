@@ -41,8 +41,18 @@ from paramgen.runs import RunStart, TrainSettings, train_runs
 from paramgen.schema import ParamSchema
 from paramgen.tasks import Task, resolve_task, task_spec
 from zoo.bases import zoo_base_loader
-from zoo.builders.units import BuildWork, PlannedRun, RunRows, WorkUnit, run_in_process, work_units
+from zoo.builders.units import (
+    BuildWork,
+    PlannedRun,
+    RunRows,
+    WorkUnit,
+    run_in_process,
+    store_run,
+    work_units,
+)
 from zoo.group import ZooGroup
+from zoo.group_definition import GroupDefinition
+from zoo.shards import ShardTag, stored_base_sha256
 from zoo.store import Zoo
 
 __all__ = [
@@ -160,11 +170,13 @@ class BuildPlan:
 
 @dataclass(frozen=True)
 class RunReport:
-    """One finished run: its value, split and kept checkpoints' scores (None: already built)."""
+    """One finished run: its value, split and kept checkpoints' scores (None: already built),
+    and the shard holding its rows ("": the zoo)."""
 
     value: float | None
     split: str
     scores: list[float] | None
+    shard: str = ""
 
 
 def last_checkpoint(group: ZooGroup, condition: str | None, value: float | None) -> Tensors:
@@ -189,6 +201,7 @@ class _Build:
     base: nn.Module
     group: ZooGroup
     prepare_row: Callable[[Tensors], Tensors] | None
+    base_sha256: str | None
 
     def built(self, value: float | None) -> bool:
         condition = {self.task.condition: value} if self.task.condition else {}
@@ -204,21 +217,16 @@ class _Build:
             self.plan.settings,
             self.group.schema,
             self.plan.method == "batched",
+            GroupDefinition.of(self.group),
+            ShardTag(self.group.name, self.base_sha256),
             self.prepare_row,
         )
 
-    def append(self, rows: RunRows) -> RunReport:
-        value = rows.run.value
-        self.group.append(
-            rows.matrix,
-            conditions={self.task.condition: value} if self.task.condition else {},
-            metrics={self.task.metric: rows.scores},
-            run=rows.run.run,
-            step=self.plan.settings.kept_steps,
-            seed=rows.run.seed,
-            split=self.plan.split_of(value),
-        )
-        return RunReport(value, self.plan.split_of(value), rows.scores)
+    def store(self, rows: RunRows) -> RunReport:
+        """Append a run's rows to the group (unless a shard holds them already)."""
+        if not rows.shard:
+            store_run(self.group, self.task, self.plan.settings.kept_steps, rows)
+        return RunReport(rows.run.value, rows.run.split, rows.scores, rows.shard)
 
     def start_of(self, parent: float | None) -> Tensors | None:
         """The start of a run whose chain parent is ``parent`` (built before this build): its
@@ -286,7 +294,8 @@ def build_zoo(
             exist_ok=True,
         )
         _refuse_another_config(group, wanted, path)
-        build = _Build(family, family_config, task, plan, base, group, prepare_row)
+        base_sha256 = stored_base_sha256(zoo, group.backbone)
+        build = _Build(family, family_config, task, plan, base, group, prepare_row, base_sha256)
         _run_pending(build, on_run or (lambda report: None), execute)
     return group.name
 
@@ -315,7 +324,8 @@ def _run_pending(build: _Build, on_run: Callable[[RunReport], None], execute: Ex
         if build.built(value):
             on_run(RunReport(value, plan.split_of(value), None))
         else:
-            pending.append(PlannedRun(run, value, plan.run_seed(run), parents[value]))
+            seed, split = plan.run_seed(run), plan.split_of(value)
+            pending.append(PlannedRun(run, value, seed, parents[value], split))
     if not pending:
         return
     waiting = {run.value for run in pending}
@@ -328,4 +338,4 @@ def _run_pending(build: _Build, on_run: Callable[[RunReport], None], execute: Ex
     size = plan.runs_per_batch if plan.method == "batched" else 1
     for rows in execute(build.work(), work_units(pending, parents, size), known):
         for run_rows in rows:
-            on_run(build.append(run_rows))
+            on_run(build.store(run_rows))

@@ -13,6 +13,10 @@ again). A unit that fails for good is reported by its runs' values, with the uni
 from it, after every other unit's rows are appended; the build then fails, and a re-run trains
 only what is missing.
 
+With a shard directory (``shards``) the rows never reach the driver: a writer on every Ray node
+stores its node's rows in a shard file of its own (``zoo.builders.ray_shards``), for hundreds of
+workers, where one writer falls behind; ``paramgen zoo merge`` joins the shards.
+
 Ray is optional (``pip install 'paramgen[distributed]'``); without it, asking for workers is a
 one-line error saying what to install.
 """
@@ -23,11 +27,13 @@ import logging
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 from paramgen.errors import ParamgenError
 from paramgen.families import Tensors
 from zoo.builders.driver import Executor
+from zoo.builders.ray_shards import ShardWriters
 from zoo.builders.units import BuildWork, RunRows, WorkUnit, run_in_process
 
 __all__ = ["RayRuns", "ScaleOut", "require_ray"]
@@ -61,11 +67,14 @@ def _train_unit(
 class RayRuns:
     """Train a build's units as Ray tasks: on a local Ray with ``workers`` processes, or on the
     running cluster at ``address`` (``ray start --head`` prints it). Within an initialised Ray
-    (``ray.init`` called by the caller) it uses that one and leaves it running."""
+    (``ray.init`` called by the caller) it uses that one and leaves it running. With ``shards``
+    each node's writer stores its rows in a shard file in that directory (the same path on every
+    node) instead of the driver in the zoo."""
 
     workers: int = 0
     address: str | None = None
     retries: int = 3
+    shards: Path | None = None
 
     def __post_init__(self) -> None:
         _check_counts(self.workers, self.retries)
@@ -122,6 +131,23 @@ class RayRuns:
         units: Sequence[WorkUnit],
         known: Mapping[int, Tensors | None],
     ) -> Iterator[list[RunRows]]:
+        if self.shards is None:
+            yield from self._collect(ray, self._submit(ray, work, units, known), units)
+            return
+        writers = ShardWriters(ray, self.shards, work)
+        try:
+            yield from self._collect(ray, writers.submit(work, units, known, self.retries), units)
+        finally:
+            writers.close()
+
+    def _submit(
+        self,
+        ray: ModuleType,
+        work: BuildWork,
+        units: Sequence[WorkUnit],
+        known: Mapping[int, Tensors | None],
+    ) -> dict[int, object]:
+        """Every unit as a task after those it starts from; returns each unit's rows' ref."""
         task = ray.remote(_train_unit).options(
             num_cpus=1, max_retries=self.retries, retry_exceptions=False
         )
@@ -131,6 +157,12 @@ class RayRuns:
             refs[unit.index] = task.remote(
                 work_ref, unit, known_ref, *(refs[index] for index in unit.after)
             )
+        return refs
+
+    def _collect(
+        self, ray: ModuleType, refs: dict[int, object], units: Sequence[WorkUnit]
+    ) -> Iterator[list[RunRows]]:
+        """Each unit's rows (or receipts) as its task ends; then one error naming the failed."""
         unit_of = {ref: unit for unit, ref in zip(units, refs.values(), strict=True)}
         remaining, failed = list(refs.values()), {}
         while remaining:
@@ -163,7 +195,7 @@ class RayRuns:
         skipped = f"; not started (they start from those): {'; '.join(blocked)}" if blocked else ""
         return (
             f"{len(failed)} of {total} units failed — {'; '.join(causes)}{skipped}; every other "
-            "run is in the zoo: run the same command again to train only the missing ones"
+            "run is stored: run the same command again to train only the missing ones"
         )
 
 
@@ -189,17 +221,31 @@ class ScaleOut:
     retries: int = field(
         default=3, metadata={"help": "Retries of a run whose Ray worker process died."}
     )
+    shards: str | None = field(
+        default=None,
+        metadata={
+            "help": "Directory (the same path on every node) where each Ray node's writer stores "
+            "its runs in a shard file of its own, for builds on hundreds of workers; then join "
+            "them: paramgen zoo merge ZOO DIR."
+        },
+    )
 
     def __post_init__(self) -> None:
         _check_counts(self.workers, self.retries)
         if self.ray_address is not None and not self.ray_address.strip():
             raise ParamgenError("--ray-address is empty; give HOST:PORT of a running Ray cluster")
+        if self.shards is not None and not (self.workers or self.ray_address):
+            raise ParamgenError(
+                "--shards needs Ray writers: add --workers N or --ray-address ADDRESS (a build "
+                "in this process writes the zoo itself)"
+            )
 
     def executor(self) -> Executor:
         """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked
         now, with Ray's presence, so that a mistake stops the build before the zoo is touched)."""
         if not self.workers and not self.ray_address:
             return run_in_process
-        runs = RayRuns(self.workers, self.ray_address, self.retries)
+        shards = None if self.shards is None else Path(self.shards)
+        runs = RayRuns(self.workers, self.ray_address, self.retries, shards)
         runs.check()
         return runs

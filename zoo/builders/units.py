@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,20 +27,38 @@ from paramgen.families import Family, Tensors
 from paramgen.runs import RunStart, TrainSettings, can_batch, train_runs
 from paramgen.schema import ParamSchema
 from paramgen.tasks import Task
+from zoo.group import ZooGroup
+from zoo.group_definition import GroupDefinition
+from zoo.shards import RunKey, ShardTag, run_key
 
-__all__ = ["BuildWork", "PlannedRun", "RunRows", "WorkUnit", "run_in_process", "work_units"]
+__all__ = [
+    "BuildWork",
+    "PlannedRun",
+    "RunRows",
+    "WorkUnit",
+    "run_in_process",
+    "store_run",
+    "work_units",
+]
 
 _SCORE_BLOCK = 16  # checkpoints scored side by side: a run's rows are not stacked all at once
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One run of the plan: its number, condition value, seed and the value it starts from."""
+    """One run of the plan: its number, condition value, seed, the value it starts from and
+    its split."""
 
     run: int
     value: float | None
     seed: int
     parent: float | None = None  # chain: the run whose last checkpoint it starts from
+    split: str = "train"
+
+    @property
+    def key(self) -> RunKey:
+        """What the run is known by in a zoo (``zoo.shards.run_key``)."""
+        return run_key(self.run, self.value)
 
 
 @dataclass(frozen=True)
@@ -94,16 +113,19 @@ def work_units(
 @dataclass(frozen=True)
 class RunRows:
     """One trained run as the zoo stores it: its kept checkpoints flattened [n, D] (float32)
-    and their scores."""
+    and their scores. ``shard``: the shard file already holding the rows (a sharded Ray build,
+    ``zoo.builders.ray_shards``); ``matrix`` then holds at most the last checkpoint."""
 
     run: PlannedRun
     matrix: torch.Tensor
     scores: list[float]
+    shard: str = ""
 
 
 @dataclass(frozen=True)
 class BuildWork:
-    """Everything a unit needs besides its starts; shipped once to each worker."""
+    """Everything a unit needs besides its starts; shipped once to each worker. ``group`` and
+    ``shard_tag``: the zoo group the rows are for (what a shard writer recreates)."""
 
     family: Family
     config: Any
@@ -112,6 +134,8 @@ class BuildWork:
     settings: TrainSettings
     schema: ParamSchema
     batched: bool
+    group: GroupDefinition
+    shard_tag: ShardTag
     prepare_row: Callable[[Tensors], Tensors] | None = None
 
     def train(
@@ -164,6 +188,22 @@ class BuildWork:
         return [
             self.task.score(self.family.apply(self.base, self.config, row), value) for row in rows
         ]
+
+
+def store_run(group: ZooGroup, task: Task, steps: Sequence[int], rows: RunRows) -> np.ndarray:
+    """Append one run's rows (kept at ``steps``) to ``group`` in one atomic append; returns
+    their indices."""
+    value = rows.run.value
+    stored = group.append(
+        rows.matrix,
+        conditions={task.condition: value} if task.condition else {},
+        metrics={task.metric: rows.scores},
+        run=rows.run.run,
+        step=list(steps),
+        seed=rows.run.seed,
+        split=rows.run.split,
+    )
+    return np.arange(stored.start, stored.stop)
 
 
 def run_in_process(

@@ -33,6 +33,7 @@ from zoo.builders import (
     build_subset_zoo,
 )
 from zoo.builders.ray_runs import RayRuns
+from zoo.shards import merge_shards
 from zoo.store import Zoo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -266,11 +267,17 @@ def test_an_interrupted_build_resumes_without_duplicating_rows(builder, bases, b
     assert torch.equal(resumed.params[: len(partial)], whole.params[: len(partial)])
 
 
+@pytest.mark.parametrize("sharded", [False, True], ids=["driver-writes", "shards-merged"])
 def test_a_build_on_ray_writes_exactly_the_rows_of_the_in_process_build(
-    builder, bases, built, tmp_path, ray_cluster
+    builder, bases, built, tmp_path, ray_cluster, sharded
 ):
+    """Rows returned to the driver, or stored by the node's shard writer and merged."""
     path = shutil.copy(bases, tmp_path / "ray.h5")
-    builder.build(path, builder.make(), execute=RayRuns(workers=2))
+    shards = tmp_path / "shards" if sharded else None
+    builder.build(path, builder.make(), execute=RayRuns(workers=2, shards=shards))
+    if sharded:
+        assert len(read(path, builder.group)) == 0  # the driver wrote no row
+        merge_shards(path, shards)
     ours, theirs = read(path, builder.group), read(built, builder.group)
     assert len(ours) == len(theirs)
     ours_order, their_order = (np.lexsort((rows.step, rows.run)) for rows in (ours, theirs))

@@ -22,6 +22,8 @@ from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.ray_runs import RayRuns
+from zoo.builders.units import run_in_process
+from zoo.shards import merge_shards
 from zoo.store import Zoo
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 # Four units: the anchor 0, then ±30 together, then -20 and +20 side by side.
 OPTIONS = dict(values=(-30.0, -20.0, 0.0, 20.0, 30.0), steps=40, keep_last=2, batch_size=16)
 CONFIG = LoraZooConfig(**OPTIONS)
-TASK_TITLE = b"ray::_train_unit"  # the process title of a worker running a unit
+TASK_TITLES = (b"ray::_train_unit", b"ray::_train_into_shard")  # a worker running a unit
 
 
 @pytest.fixture(scope="module")
@@ -69,35 +71,47 @@ class WorkerKiller(threading.Thread):
     def run(self) -> None:
         self.armed.wait()
         while not self.done and len(self.killed) < self.times:
-            for pid in _processes_titled(TASK_TITLE):
+            for pid in _processes_titled(TASK_TITLES):
                 if len(self.killed) < self.times:
                     os.kill(pid, signal.SIGKILL)
                     self.killed.append(pid)
             time.sleep(0.01)
 
 
-def _processes_titled(title: bytes) -> list[int]:
+def _processes_titled(titles: tuple[bytes, ...]) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(title):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(titles):
                 found.append(int(entry.name))
         except OSError:  # the process ended while we looked
             continue
     return found
 
 
+SHARDED = pytest.mark.parametrize("sharded", [False, True], ids=["driver-writes", "shards"])
+
+
+def _merged(path: Path, shards: Path | None) -> Path:
+    """The zoo at ``path`` with the build's shards (if any) merged into it."""
+    if shards is not None:
+        merge_shards(path, shards)
+    return path
+
+
+@SHARDED
 def test_a_killed_worker_is_retried_and_every_row_is_written_once(
-    bases, reference, tmp_path, ray_cluster
+    bases, reference, tmp_path, ray_cluster, sharded
 ):
     path = shutil.copy(bases, tmp_path / "zoo.h5")
+    shards = tmp_path / "shards" if sharded else None
     killer = WorkerKiller(times=1)
     killer.start()
     killer.armed.set()
-    build_lora_zoo(path, CONFIG, execute=RayRuns(workers=2, retries=2))
+    build_lora_zoo(path, CONFIG, execute=RayRuns(workers=2, retries=2, shards=shards))
     killer.done = True
     assert len(killer.killed) == 1
-    assert_rows_of_the_reference(path, reference)
+    assert_rows_of_the_reference(_merged(path, shards), reference)
 
 
 def test_a_run_whose_retries_are_spent_is_reported_and_the_rest_is_stored(
@@ -128,13 +142,19 @@ def test_a_run_whose_retries_are_spent_is_reported_and_the_rest_is_stored(
     assert_rows_of_the_reference(path, reference)
 
 
-def test_a_killed_driver_resumes_with_every_row_once(bases, reference, tmp_path, ray_cluster):
+@SHARDED
+def test_a_killed_driver_resumes_with_every_row_once(
+    bases, reference, tmp_path, ray_cluster, sharded
+):
     """The CLI joins the running Ray (--ray-address), is SIGKILLed after its first stored run,
-    and the same build finished in this process ends with the reference's rows."""
+    and the same build finished (in this process; with shards, on Ray again, which recalls the
+    stored runs from their shard) ends with the reference's rows."""
     path = shutil.copy(bases, tmp_path / "zoo.h5")
+    shards = tmp_path / "shards" if sharded else None
     address = ray_cluster.get_runtime_context().gcs_address
     options = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
                for k, v in OPTIONS.items()]  # fmt: skip
+    options += ["--shards", str(shards)] if sharded else []
     paramgen = Path(sys.executable).with_name("paramgen")
     driver = subprocess.Popen(
         [paramgen, "zoo", "build", "lora", path, *options, "--ray-address", address],
@@ -149,10 +169,14 @@ def test_a_killed_driver_resumes_with_every_row_once(bases, reference, tmp_path,
     finally:
         driver.kill()
         driver.wait()
-    with Zoo.open(path) as zoo:
+    stored_in = next(shards.glob("*.h5")) if sharded else path
+    with Zoo.open(stored_in) as zoo:
         assert 0 < len(zoo.group(CONFIG.group)) < len(CONFIG.values) * CONFIG.keep_last
-    build_lora_zoo(path, CONFIG)
-    assert_rows_of_the_reference(path, reference)
+    reports = []
+    execute = RayRuns(workers=2, shards=shards) if sharded else run_in_process
+    build_lora_zoo(path, CONFIG, on_run=reports.append, execute=execute)
+    assert len(reports) == len(CONFIG.values)
+    assert_rows_of_the_reference(_merged(path, shards), reference)
 
 
 def test_without_ray_a_distributed_build_is_a_one_line_error(tmp_path, monkeypatch):
@@ -184,6 +208,7 @@ def test_an_address_where_no_cluster_answers_is_a_one_line_error(tmp_path):
         (("--workers", "-1"), "workers and retries must be >= 0"),
         (("--retries", "-1"), "workers and retries must be >= 0"),
         (("--ray-address", " "), "--ray-address is empty"),
+        (("--shards", "shards"), "--shards needs Ray writers: add --workers N"),
     ],
 )
 def test_bad_scale_out_options_are_one_line_errors(tmp_path, option, message):
