@@ -179,6 +179,24 @@ def test_a_killed_driver_resumes_with_every_row_once(
     assert_rows_of_the_reference(_merged(path, shards), reference)
 
 
+def test_the_cli_builds_into_shards_and_merges_them(bases, reference, tmp_path, ray_cluster):
+    """``zoo build … --workers 2 --shards DIR`` (on the session's Ray), then ``zoo merge``."""
+    path, shards = shutil.copy(bases, tmp_path / "zoo.h5"), tmp_path / "shards"
+    options = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+               for k, v in OPTIONS.items()]  # fmt: skip
+    runner = CliRunner()
+    built = runner.invoke(
+        app, ["zoo", "build", "lora", str(path), *options, "--workers=2", f"--shards={shards}"]
+    )
+    assert built.exit_code == 0, built.output
+    assert built.output.count("→ shard ") == len(CONFIG.values)
+    assert f"join them: paramgen zoo merge {path} {shards}" in built.output
+    merged = runner.invoke(app, ["zoo", "merge", str(path), str(shards)])
+    assert merged.exit_code == 0, merged.output
+    assert f"merged {len(CONFIG.values)} runs" in merged.output
+    assert_rows_of_the_reference(path, reference)
+
+
 def test_without_ray_a_distributed_build_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     result = CliRunner().invoke(
