@@ -59,7 +59,7 @@ zoo_app = typer.Typer(
         LazyCommand(
             "merge",
             "cli.zoo_merge_command:merge",
-            "Append the runs of a build's shard files (zoo build … --shards DIR) to its zoo.",
+            "Append the runs of a build's shard files to the zoo it was built for.",
         ),
     ),
 )

@@ -22,7 +22,6 @@ from paramgen.backbones import build_backbone
 from paramgen.errors import ParamgenError
 from zoo.builders import LoraZooConfig, build_lora_zoo
 from zoo.builders.ray_runs import RayRuns
-from zoo.builders.units import run_in_process
 from zoo.shards import merge_shards
 from zoo.store import Zoo
 
@@ -147,8 +146,9 @@ def test_a_killed_driver_resumes_with_every_row_once(
     bases, reference, tmp_path, ray_cluster, sharded
 ):
     """The CLI joins the running Ray (--ray-address), is SIGKILLed after its first stored run,
-    and the same build finished (in this process; with shards, on Ray again, which recalls the
-    stored runs from their shard) ends with the reference's rows."""
+    and the same build finished (in this process; with shards, by the CLI on Ray again, which
+    recalls the stored runs from their shard, then ``zoo merge``) ends with the reference's
+    rows."""
     path = shutil.copy(bases, tmp_path / "zoo.h5")
     shards = tmp_path / "shards" if sharded else None
     address = ray_cluster.get_runtime_context().gcs_address
@@ -172,28 +172,17 @@ def test_a_killed_driver_resumes_with_every_row_once(
     stored_in = next(shards.glob("*.h5")) if sharded else path
     with Zoo.open(stored_in) as zoo:
         assert 0 < len(zoo.group(CONFIG.group)) < len(CONFIG.values) * CONFIG.keep_last
-    reports = []
-    execute = RayRuns(workers=2, shards=shards) if sharded else run_in_process
-    build_lora_zoo(path, CONFIG, on_run=reports.append, execute=execute)
-    assert len(reports) == len(CONFIG.values)
-    assert_rows_of_the_reference(_merged(path, shards), reference)
-
-
-def test_the_cli_builds_into_shards_and_merges_them(bases, reference, tmp_path, ray_cluster):
-    """``zoo build … --workers 2 --shards DIR`` (on the session's Ray), then ``zoo merge``."""
-    path, shards = shutil.copy(bases, tmp_path / "zoo.h5"), tmp_path / "shards"
-    options = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-               for k, v in OPTIONS.items()]  # fmt: skip
+    if not sharded:
+        build_lora_zoo(path, CONFIG)
+        assert_rows_of_the_reference(path, reference)
+        return
     runner = CliRunner()
-    built = runner.invoke(
-        app, ["zoo", "build", "lora", str(path), *options, "--workers=2", f"--shards={shards}"]
-    )
-    assert built.exit_code == 0, built.output
-    assert built.output.count("→ shard ") == len(CONFIG.values)
-    assert f"join them: paramgen zoo merge {path} {shards}" in built.output
+    resumed = runner.invoke(app, ["zoo", "build", "lora", str(path), *options, "--workers=2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.count("→ shard ") == len(CONFIG.values)
+    assert f"join them: paramgen zoo merge {path} {shards}" in resumed.output
     merged = runner.invoke(app, ["zoo", "merge", str(path), str(shards)])
-    assert merged.exit_code == 0, merged.output
-    assert f"merged {len(CONFIG.values)} runs" in merged.output
+    assert merged.exit_code == 0 and f"merged {len(CONFIG.values)} runs" in merged.output
     assert_rows_of_the_reference(path, reference)
 
 
