@@ -1,7 +1,14 @@
-"""Shared fixtures: one torch thread, a small schema and a zoo with one group."""
+"""Shared fixtures: one torch thread, a small schema and a zoo with one group.
+
+Under pytest-xdist (``make test`` runs ``-n 2``: one worker per core of a 2-core CI machine)
+every worker and every process it starts uses one thread, so two workers never oversubscribe the
+cores; a module's tests run on one worker, and the Ray tests of two modules share one
+(``xdist_group("ray")``), so one local Ray.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +16,10 @@ import torch
 
 from paramgen.schema import ParamSchema
 from zoo.store import Zoo
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the CLI and fit processes tests start
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +75,12 @@ def zoo_path(tmp_path: Path, schema: ParamSchema) -> Path:
             metrics=["accuracy"],
         )
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` a module's tests share one worker, so its module fixtures (a
+    built zoo, a fitted generator) are made once; tests marked with a group of their own (the Ray
+    tests of two modules, one local Ray) go with that group instead."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -267,6 +267,7 @@ def test_an_interrupted_build_resumes_without_duplicating_rows(builder, bases, b
     assert torch.equal(resumed.params[: len(partial)], whole.params[: len(partial)])
 
 
+@pytest.mark.xdist_group("ray")
 def test_a_build_on_ray_writes_exactly_the_rows_of_the_in_process_build(
     builder, bases, built, tmp_path, ray_cluster
 ):

@@ -25,7 +25,7 @@ from zoo.builders.ray_runs import RayRuns
 from zoo.shards import merge_shards
 from zoo.store import Zoo
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.xdist_group("ray")]
 
 # Four units: the anchor 0, then ±30 together, then -20 and +20 side by side.
 OPTIONS = dict(values=(-30.0, -20.0, 0.0, 20.0, 30.0), steps=40, keep_last=2, batch_size=16)
