@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cli.errors import LAUNCHED_VARIABLE
 from paramgen.errors import ParamgenError
 from paramgen.generator.collective import SOLO, Collective, DistributedFit
 
@@ -30,7 +33,8 @@ def under_torchrun() -> bool:
 def launch(processes: int, arguments: list[str]) -> int:
     """Run ``paramgen`` with ``arguments`` as ``processes`` processes on this machine through
     torchrun's launcher (``torch.distributed.launcher``, as ``torchrun --standalone`` does);
-    returns 0, or 1 when a process failed (it printed why). A process that died without saying
+    returns 0, or 1 when a process failed with a traceback (it printed it). The processes' own
+    one-line errors are raised here, each distinct line once; a process that died without saying
     why (killed, crashed) is a one-line error naming it."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -39,6 +43,7 @@ def launch(processes: int, arguments: list[str]) -> int:
         raise ParamgenError(f"--nproc must be >= 1 (1: fit in this process), got {processes}")
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # no log walls
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+    os.environ[LAUNCHED_VARIABLE] = "1"
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -51,9 +56,13 @@ def launch(processes: int, arguments: list[str]) -> int:
     try:
         elastic_launch(config, sys.executable)("-m", "cli.app", *arguments)
     except ChildFailedError as error:
-        codes = {failure.local_rank: failure.exitcode for failure in error.failures.values()}
+        failures = error.failures.values()
+        said = sorted({f.message for f in failures if f.error_file_data.get("paramgen")})
+        if said:
+            raise ParamgenError("; ".join(said)) from None
+        codes = {failure.local_rank: failure.exitcode for failure in failures}
         if 1 in codes.values():
-            return 1  # a process ended with its own one-line error
+            return 1  # a process ended with a traceback, printed
         died = ", ".join(f"process {rank}: exit {code}" for rank, code in sorted(codes.items()))
         raise ParamgenError(
             f"a fit process died ({died}); run the same command again to resume from the checkpoint"
@@ -79,6 +88,20 @@ def relaunched_arguments(command: str, option: str) -> list[str]:
     return kept
 
 
+def _exit_with_launcher(poll_seconds: float = 0.5) -> None:
+    """End this process soon after the one that started it (torchrun's agent) dies: a SIGKILLed
+    launcher cannot stop its fit processes, which would go on fitting unseen (the fit resumes
+    from its checkpoint when run again)."""
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-launcher", daemon=True).start()
+
+
 @contextmanager
 def process_group() -> Iterator[Collective]:
     """``SOLO`` outside torchrun; under it, the initialised gloo group, torn down afterwards."""
@@ -87,6 +110,7 @@ def process_group() -> Iterator[Collective]:
         return
     import torch.distributed as dist
 
+    _exit_with_launcher()
     dist.init_process_group("gloo")
     try:
         yield DistributedFit()

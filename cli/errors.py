@@ -1,9 +1,18 @@
-"""Turn a user's mistake into one red line on stderr and exit status 1 — no traceback."""
+"""Turn a user's mistake into one red line on stderr and exit status 1 — no traceback.
+
+A fit process started by ``paramgen train --nproc N`` hands its line to the launcher instead
+(torchrun's error file), which prints each distinct line once: N processes meeting the same
+mistake would print it N times.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -12,14 +21,21 @@ from rich.markup import escape
 
 from paramgen.errors import ParamgenError
 
-__all__ = ["user_errors"]
+__all__ = ["LAUNCHED_VARIABLE", "user_errors"]
+
+LAUNCHED_VARIABLE = "PARAMGEN_LAUNCHED"  # set by `paramgen train --nproc` for its processes
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 F = TypeVar("F", bound=Callable)
 
 
 def _fail(message: str) -> None:
-    _stderr.print(f"[bold red]error:[/] {escape(message)}")
+    error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if os.environ.get(LAUNCHED_VARIABLE) and error_file:
+        record = {"message": message, "timestamp": int(time.time()), "paramgen": True}
+        Path(error_file).write_text(json.dumps(record))
+    else:
+        _stderr.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(1) from None
 
 

@@ -2,7 +2,6 @@
 killed to end with the uninterrupted fit's weights, and samples as well as 1-process fits."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -57,16 +56,24 @@ def train(zoo: Path, out: Path, *extra: str) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def kill_every_process_of(out: Path) -> None:
-    """SIGKILL every process whose command line names ``out`` (torchrun's launcher starts each
-    fit process in a session of its own: killing the launcher alone leaves them running)."""
+def processes_naming(out: Path) -> list[int]:
+    """The processes (but this one) whose command line names ``out``."""
+    found = []
     for entry in Path("/proc").iterdir():
         try:
-            named = entry.name.isdigit() and str(out).encode() in (entry / "cmdline").read_bytes()
-            if named and int(entry.name) != os.getpid():
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):  # it ended while we looked
+            if entry.name.isdigit() and str(out).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # it ended while we looked
             continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def test_a_mistake_met_by_every_process_is_one_line(zoo, tmp_path):
+    fit = train(zoo, tmp_path / "out", "--nproc", "2", "--group", "no/such/group")
+    output = fit.communicate(timeout=300)[0]
+    assert fit.returncode == 1, output
+    assert output.count("error:") == 1 and "no group 'no/such/group'" in output, output
+    assert "Traceback" not in output
 
 
 def sample_error(folder: Path) -> float:
@@ -98,8 +105,12 @@ def test_a_two_process_fit_resumes_after_a_kill_and_samples_like_one_process(zoo
     deadline = time.monotonic() + 240
     while not checkpoint.exists() and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    kill_every_process_of(tmp_path / "killed")  # the launcher and both fit processes
+    killed.kill()  # SIGKILL to the launcher alone: its fit processes must follow it
     killed.wait()
+    deadline = time.monotonic() + 30
+    while processes_naming(tmp_path / "killed") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not processes_naming(tmp_path / "killed"), "fit processes outlived their launcher"
     assert checkpoint.exists() and not (tmp_path / "killed" / "config.json").exists()
     resumed = train(zoo, tmp_path / "killed", "--nproc", "2", "--checkpoint-every", "10")
     output = resumed.communicate(timeout=300)[0]
