@@ -120,6 +120,8 @@ class ShardManifest:
         path = directory / MANIFEST
         if not path.exists():
             return None
+        if not path.is_file():
+            raise ParamgenError(f"{path} is not a regular file; remove it and build again")
         try:
             data = json.loads(path.read_text())
             runs = {run_key(run, value) for run, value in data["runs"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,11 @@ def test_manifests_keep_one_group_and_refuse_foreign_text(tmp_path):
     (tmp_path / "shards.json").write_text("{not json")
     with pytest.raises(ParamgenError, match="not a shard manifest"):
         ShardManifest.read(tmp_path)
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "shards.json")  # would block a read forever
+    with pytest.raises(ParamgenError, match="not a regular file"):
+        ShardManifest.read(fifo)
 
 
 def test_cli_merge_reports_and_fails_in_one_line(tmp_path, zoo):

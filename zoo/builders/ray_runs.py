@@ -239,6 +239,11 @@ class ScaleOut:
                 "--shards needs Ray writers: add --workers N or --ray-address ADDRESS (a build "
                 "in this process writes the zoo itself)"
             )
+        shards = None if self.shards is None else Path(self.shards)
+        if shards is not None and shards.exists() and not shards.is_dir():
+            raise ParamgenError(
+                f"--shards {self.shards} is not a directory; give a directory (made if missing)"
+            )
 
     def executor(self) -> Executor:
         """``run_in_process``, or ``RayRuns`` where workers or an address are given (checked

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
+from paramgen.errors import ParamgenError
 from paramgen.families import Tensors
 from zoo.builders.units import BuildWork, RunRows, WorkUnit, store_run
 from zoo.shards import RunKey, ShardManifest, open_shard, run_keys
@@ -113,7 +114,16 @@ class ShardWriters:
                 num_cpus=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
             ).remote(str(directory / name), work)
-        self._stored = ray.get([w.stored.remote() for w in self._writers.values()])
+        try:
+            self._stored = ray.get([w.stored.remote() for w in self._writers.values()])
+        except ray.exceptions.RayError as error:
+            for started in self._writers.values():
+                ray.kill(started)
+            cause = str(getattr(error, "cause", None) or error).strip().splitlines()
+            raise ParamgenError(
+                f"a shard writer could not open its shard in {directory}: "
+                f"{cause[-1] if cause else type(error).__name__}"
+            ) from None
         self._manifest = ShardManifest.read(directory) or ShardManifest(work.group.name)
         self._manifest.joined(work.group.name, hosts, ())
         self._directory = directory

@@ -223,3 +223,12 @@ def test_bad_scale_out_options_are_one_line_errors(tmp_path, option, message):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith(f"error: {message}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shards_given_a_file_is_a_one_line_error(tmp_path):
+    (tmp_path / "taken").write_text("not a directory")
+    options = ["--workers", "2", "--shards", str(tmp_path / "taken")]
+    result = CliRunner().invoke(app, ["zoo", "build", "lora", str(tmp_path / "z.h5"), *options])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: --shards {tmp_path / 'taken'} is not a directory")
+    assert not (tmp_path / "z.h5").exists()
