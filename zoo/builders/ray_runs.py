@@ -33,7 +33,7 @@ from types import ModuleType
 from paramgen.errors import ParamgenError
 from paramgen.families import Tensors
 from zoo.builders.driver import Executor
-from zoo.builders.ray_shards import ShardWriters
+from zoo.builders.ray_shards import ShardWriters, cause_line
 from zoo.builders.units import BuildWork, RunRows, WorkUnit, run_in_process
 
 __all__ = ["RayRuns", "ScaleOut", "require_ray"]
@@ -190,8 +190,7 @@ class RayRuns:
                 count = f"{tries} tries" if tries > 1 else "its only try"
                 causes.append(f"{unit.describe()}: its worker process died ({count})")
             else:
-                reason = str(getattr(error, "cause", None) or error).strip().splitlines()
-                causes.append(f"{unit.describe()}: {reason[-1] if reason else type(error)}")
+                causes.append(f"{unit.describe()}: {cause_line(error)}")
         skipped = f"; not started (they start from those): {'; '.join(blocked)}" if blocked else ""
         return (
             f"{len(failed)} of {total} units failed — {'; '.join(causes)}{skipped}; every other "

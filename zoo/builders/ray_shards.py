@@ -27,7 +27,13 @@ from paramgen.families import Tensors
 from zoo.builders.units import BuildWork, RunRows, WorkUnit, store_run
 from zoo.shards import RunKey, ShardManifest, open_shard, run_keys
 
-__all__ = ["ShardWriter", "ShardWriters"]
+__all__ = ["ShardWriter", "ShardWriters", "cause_line"]
+
+
+def cause_line(error: Exception) -> str:
+    """The last line of what a Ray task or actor raised, without its exception's type name."""
+    lines = str(getattr(error, "cause", None) or error).strip().splitlines()
+    return re.sub(r"^[\w.]+(Error|Exception): ", "", lines[-1]) if lines else type(error).__name__
 
 
 def _handed_on(rows: list[RunRows], shard: str) -> tuple[list[RunRows], list[RunRows]]:
@@ -119,10 +125,8 @@ class ShardWriters:
         except ray.exceptions.RayError as error:
             for started in self._writers.values():
                 ray.kill(started)
-            cause = str(getattr(error, "cause", None) or error).strip().splitlines()
             raise ParamgenError(
-                f"a shard writer could not open its shard in {directory}: "
-                f"{cause[-1] if cause else type(error).__name__}"
+                f"a shard writer could not open its shard in {directory}: {cause_line(error)}"
             ) from None
         self._manifest = ShardManifest.read(directory) or ShardManifest(work.group.name)
         self._manifest.joined(work.group.name, hosts, ())
