@@ -144,10 +144,15 @@ class ZooGroup:
         where = f"zoo {self._zoo.path}, group {self.name!r}"
         try:
             counter, params = self._node["committed"], self._node["params"]
-            if self._zoo.swmr_reader:  # the counter first: the writer grows params before it
+            # The counter's value first, then params' extent: the writer grows params before it
+            # raises the counter, so rows below a counter read earlier are always there (reading
+            # the value after the refresh of params let an append slip in between).
+            if self._zoo.swmr_reader:
                 counter.refresh()
+            stored = counter[()]
+            if self._zoo.swmr_reader:
                 params.refresh()
-            stored, capacity = counter[()], params.shape[0]
+            capacity = params.shape[0]
         except (OSError, RuntimeError, KeyError, ValueError) as error:
             raise ParamgenError(f"{where}: cannot read its row counter ({error})") from None
         count = counter_value(np.atleast_1d(stored), where)
