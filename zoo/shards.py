@@ -81,7 +81,13 @@ class ShardTag:
         text = zoo.file.attrs.get("shard_of")
         if text is None:
             raise ParamgenError(f"{path} is a zoo, not a shard of a build; leave it out")
-        return cls(**json.loads(text))
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError):
+            raise ParamgenError(
+                f"{path}: its shard tag is not one paramgen wrote; the file is damaged — build "
+                "its runs again into a new shard directory"
+            ) from None
 
 
 def open_shard(path: Path, definition: GroupDefinition, tag: ShardTag) -> tuple[Zoo, ZooGroup]:
@@ -215,7 +221,7 @@ class ShardMerge:
                 f"{directory} has no {MANIFEST}: it is not the shard directory of a build (the "
                 "directory given to --shards)"
             )
-        self._zoo, self._directory, self._name = zoo, directory, manifest.group
+        self._directory, self._name = directory, manifest.group
         self._group = zoo.group(manifest.group)
         in_zoo = set(run_keys(self._group))
         self._stored = _read_shards(zoo, self._group, directory, manifest)

@@ -138,6 +138,14 @@ def test_shards_of_another_build_are_refused(tmp_path, zoo):
     assert "other base weights" in message
 
 
+def test_a_shard_whose_tag_is_damaged_is_refused(tmp_path, zoo):
+    directory = _shard_dir(tmp_path, zoo, {"a-0.h5": [0, 1, 2, 3]})
+    with Zoo.open(directory / "a-0.h5", "a") as shard:
+        shard.file.attrs["shard_of"] = "{cut"
+    message = _unchanged(zoo, lambda: merge_shards(zoo, directory))
+    assert "shard tag is not one paramgen wrote" in message
+
+
 def test_a_shard_is_reopened_only_by_its_own_build(tmp_path, zoo):
     _write_shard(tmp_path / "s.h5", zoo, [0])
     with pytest.raises(ParamgenError, match="shard of another build"):

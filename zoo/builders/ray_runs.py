@@ -136,7 +136,7 @@ class RayRuns:
             return
         writers = ShardWriters(ray, self.shards, work)
         try:
-            yield from self._collect(ray, writers.submit(work, units, known, self.retries), units)
+            yield from self._collect(ray, writers.submit(units, known, self.retries), units)
         finally:
             writers.close()
 

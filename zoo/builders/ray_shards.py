@@ -107,7 +107,11 @@ class ShardWriters:
     def __init__(self, ray: ModuleType, directory: Path, work: BuildWork) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self._ray = ray
+        # The manifest first: a directory of another build is refused before a writer touches it.
+        self._manifest = ShardManifest.read(directory) or ShardManifest(work.group.name)
+        self._manifest.joined(work.group.name, {}, ())
+        self._ray, self._directory, self._group = ray, directory, work.group.name
+        self._work = ray.put(work)  # once, for the writers and every task
         nodes = sorted((n for n in ray.nodes() if n["Alive"]), key=lambda n: n["NodeID"])
         writer = ray.remote(ShardWriter)
         self._writers: dict[str, object] = {}
@@ -119,7 +123,7 @@ class ShardWriters:
             self._writers[node["NodeID"]] = writer.options(
                 num_cpus=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
-            ).remote(str(directory / name), work)
+            ).remote(str(directory / name), self._work)
         try:
             self._stored = ray.get([w.stored.remote() for w in self._writers.values()])
         except ray.exceptions.RayError as error:
@@ -128,27 +132,20 @@ class ShardWriters:
             raise ParamgenError(
                 f"a shard writer could not open its shard in {directory}: {cause_line(error)}"
             ) from None
-        self._manifest = ShardManifest.read(directory) or ShardManifest(work.group.name)
-        self._manifest.joined(work.group.name, hosts, ())
-        self._directory = directory
+        self._manifest.joined(self._group, hosts, ())
 
     def submit(
-        self,
-        work: BuildWork,
-        units: Sequence[WorkUnit],
-        known: Mapping[int, Tensors | None],
-        retries: int,
+        self, units: Sequence[WorkUnit], known: Mapping[int, Tensors | None], retries: int
     ) -> dict[int, object]:
         """Submit every unit (recalled from a shard where one holds all its runs, else trained)
         after recording the build in the manifest; returns each unit's receipts' ref."""
-        self._manifest.joined(work.group.name, {}, (r.key for u in units for r in u.runs))
+        self._manifest.joined(self._group, {}, (r.key for u in units for r in u.runs))
         self._manifest.write(self._directory)
         ray = self._ray
         train = ray.remote(_train_into_shard).options(
             num_cpus=1, max_retries=retries, retry_exceptions=False, num_returns=2
         )
-        work_ref, known_ref = ray.put(work), ray.put(dict(known))
-        writers_ref = ray.put(self._writers)
+        known_ref, writers_ref = ray.put(dict(known)), ray.put(self._writers)
         starts: dict[int, object] = {}
         receipts: dict[int, object] = {}
         for unit in units:  # in plan order: a unit's parents are submitted before it
@@ -161,7 +158,7 @@ class ShardWriters:
                 task = holder.recall.options(num_returns=2).remote(unit)
             else:
                 parents = (starts[index] for index in unit.after)
-                task = train.remote(work_ref, unit, known_ref, writers_ref, *parents)
+                task = train.remote(self._work, unit, known_ref, writers_ref, *parents)
             starts[unit.index], receipts[unit.index] = task
         return receipts
 
