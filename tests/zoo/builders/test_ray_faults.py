@@ -107,7 +107,9 @@ def test_a_killed_worker_is_retried_and_every_row_is_written_once(
     killer = WorkerKiller(times=1)
     killer.start()
     killer.armed.set()
-    build_lora_zoo(path, CONFIG, execute=RayRuns(workers=2, retries=2, shards=shards))
+    # Retries to spare: once (1 in 6 full runs) a retried worker died twice more at start-up
+    # with a Ray system error no test caused; the one kill made here is still asserted.
+    build_lora_zoo(path, CONFIG, execute=RayRuns(workers=2, retries=5, shards=shards))
     killer.done = True
     assert len(killer.killed) == 1
     assert_rows_of_the_reference(_merged(path, shards), reference)
